@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from transformers import ViTConfig, ViTForImageClassification
 from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
@@ -109,10 +110,8 @@ def load_model(
     return LoadedModel(model=model, processor=processor, source=source)
 
 
-def numpy_weights(loaded: LoadedModel) -> dict[str, "np.ndarray"]:
+def numpy_weights(loaded: LoadedModel) -> dict[str, np.ndarray]:
     """The parameters under the names :mod:`elvit_sphinx.compute.reference` uses."""
-    import numpy as np  # noqa: F401 - only for the annotation's sake
-
     vit = loaded.model.vit
 
     def arr(t):

@@ -1,0 +1,31 @@
+"""Wiring only: each part of the extension registers itself here."""
+
+from __future__ import annotations
+
+from elvit_sphinx import __version__
+from elvit_sphinx.assets import setup_assets
+from elvit_sphinx.build_state import init_build_state
+from elvit_sphinx.collector import setup_collector
+from elvit_sphinx.config import setup_config
+from elvit_sphinx.directive import make_directive
+from elvit_sphinx.view_node import setup_view_node
+from elvit_sphinx.views import VIEWS
+
+#: Bump when the shape of what the extension stores on the environment changes.
+ENV_VERSION = 1
+
+
+def setup(app):
+    setup_config(app)
+    app.connect("builder-inited", init_build_state)
+    setup_collector(app)
+    setup_view_node(app)
+    for view in VIEWS.values():
+        app.add_directive(f"elvit-{view.name}", make_directive(view))
+    setup_assets(app)
+    return {
+        "version": __version__,
+        "env_version": ENV_VERSION,
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

@@ -1,0 +1,77 @@
+"""Get the trace for (model, image): from the cache, or by one forward pass in the worker.
+
+Shared by the directives and by notebook cells (:mod:`elvit_sphinx.notebook`), so a chapter's
+glued numbers and its figures come from the same cached forward pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from elvit_sphinx import compute_client
+from elvit_sphinx.cache import Cache, trace_key
+from elvit_sphinx.images import file_sha256
+from elvit_sphinx.model_source import ModelSource
+from elvit_sphinx.trace_data import Trace
+
+WORKER = "elvit_sphinx.compute.worker:compute_trace"
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    source: ModelSource
+    image_path: str
+    max_pixels: int
+    check_reference: bool = True
+    timeout: float | None = None
+
+    def key(self) -> str:
+        return trace_key(self.source.fingerprint, file_sha256(self.image_path), self.max_pixels)
+
+
+def _no_op(_message: str) -> None:
+    pass
+
+
+def get_trace(cache: Cache, request: TraceRequest, info: Callable[[str], None] = _no_op,
+              warn: Callable[[str], None] = _no_op) -> Trace:
+    """Return the trace, computing it at most once; raises ComputeError on failure."""
+    key = request.key()
+    path = cache.trace_path(key)
+    try:
+        trace = cache.load_trace(key)
+    except ValueError as exc:
+        warn(f"{exc}; recomputing it")
+        cache.discard(path)
+        trace = None
+    if trace is not None:
+        return trace
+    name = os.path.basename(request.image_path)
+    info(f"elvit: forward pass of {request.source.label} on {name} ...")
+    started = time.perf_counter()
+    result = compute_client.run(WORKER, request.source.to_dict(), request.image_path, path,
+                                request.max_pixels, request.check_reference,
+                                timeout=request.timeout)
+    result["wall_seconds"] = time.perf_counter() - started
+    info(f"elvit: traced {result['num_tensors']} tensors on {name} in "
+         f"{result['trace_seconds']:.2f} s (model load {result['load_seconds']:.2f} s, NumPy "
+         f"check {result['check_seconds']:.2f} s)")
+    _append_compute_log(cache, key, name, result)
+    if result["mismatches"]:
+        shown = "; ".join(result["mismatches"][:5])
+        warn(f"{len(result['mismatches'])} traced tensors differ from the NumPy re-derivation "
+             f"for {name}: {shown}")
+    return Trace.load(path)
+
+
+def _append_compute_log(cache: Cache, key: str, image_name: str, result: dict) -> None:
+    # One line per forward pass actually run: the rebuild tests and `nox -s bench` read it.
+    os.makedirs(cache.root, exist_ok=True)
+    with open(os.path.join(cache.root, "compute-log.jsonl"), "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"key": key, "image": image_name, "pid": os.getpid(),
+                                 **{k: v for k, v in result.items() if k != "mismatches"},
+                                 "mismatches": len(result["mismatches"])}) + "\n")

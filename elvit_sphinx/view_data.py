@@ -1,0 +1,56 @@
+"""From (view, trace, options) to the cached, embeddable Bokeh JSON of one figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elvit_sphinx.build_state import BuildState
+from elvit_sphinx.cache import make_key
+from elvit_sphinx.trace_data import TraceConfig
+from elvit_sphinx.traces import TraceRequest, get_trace
+from elvit_sphinx.views.base import ViewSpec, embed_json
+
+#: Bump when any view's embedded data changes shape (part of every view key).
+VIEW_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    view: ViewSpec
+    image_path: str
+    options: dict
+
+    def trace_request(self, build: BuildState) -> TraceRequest:
+        return TraceRequest(build.source, self.image_path, build.max_pixels,
+                            build.check_reference, build.timeout)
+
+    def key(self, trace_key: str) -> str:
+        return make_key("view", VIEW_SCHEMA, self.view.name, trace_key, sorted(self.options.items()))
+
+
+def provenance(config: TraceConfig) -> str:
+    """The sentence under every figure: which checkpoint and which image made it."""
+    width, height = config.image_original_size
+    converted = f"; {'; '.join(config.image_conversions)}" if config.image_conversions else ""
+    text = (f"Computed during this build by {config.model_label} (weights sha256 "
+            f"{config.model_fingerprint[:12]}) from image {config.image_name} ({width}×{height}, "
+            f"sha256 {config.image_sha256[:12]}{converted}), resized to "
+            f"{config.image_size}×{config.image_size}.")
+    if not config.trained:
+        text += (" This model is untrained (random weights): the figure shows the mechanics of "
+                 "the forward pass, not learned features.")
+    return text
+
+
+def materialize(build: BuildState, request: ViewRequest, info, warn):
+    """Return (view_key, TraceConfig, problems); the view JSON is in the cache afterwards."""
+    trace_request = request.trace_request(build)
+    trace = get_trace(build.cache, trace_request, info=info, warn=warn)
+    problems = request.view.validate(trace.config, request.options)
+    if problems:
+        return None, trace.config, problems
+    key = request.key(trace_request.key())
+    path = build.cache.view_path(key)
+    if build.cache.read_text(path) is None:
+        build.cache.write_text(path, embed_json(request.view.build(trace, request.options)))
+    return key, trace.config, []

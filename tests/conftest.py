@@ -1,0 +1,95 @@
+"""Shared fixtures: a real traced forward pass, and a real Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest_plugins = ["sphinx.testing.fixtures"]
+
+CHROMIUM = os.environ.get("ELVIT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def rootdir() -> Path:
+    """Where sphinx.testing finds tests/roots/test-<name>/."""
+    return Path(__file__).parent / "roots"
+
+
+@pytest.fixture(scope="session")
+def sample_image(tmp_path_factory) -> Path:
+    """A small RGB image with structure (a bright disc on a gradient), deterministic."""
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    rgb = np.stack([xx * 4, yy * 5, 255 - xx * 3], axis=-1).astype(np.float64)
+    disc = (xx - 40) ** 2 + (yy - 20) ** 2 < 120
+    rgb[disc] = [250, 220, 40]
+    path = tmp_path_factory.mktemp("images") / "disc.png"
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_trace(sample_image):
+    """The embedded-geometry model traced on ``sample_image`` (in this process; tests may)."""
+    from elvit_sphinx.compute import load_model, trace_image
+
+    return trace_image(load_model("embedded"), sample_image)
+
+
+@dataclass
+class PageLog:
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def outside(self, root: Path) -> list[str]:
+        """Requests that left the built site (anything but file:// URLs under ``root``)."""
+        prefix = root.resolve().as_uri()
+        return [url for url in self.requests
+                if not (url.startswith(prefix) or url.startswith("data:") or url == "about:blank")]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """open_page(path) → (page, log): loads a local HTML file, recording errors and requests."""
+    contexts = []
+
+    def _open(path: Path, wait_for: str | None = None):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        log = PageLog()
+        page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: log.page_errors.append(str(e)))
+        page.on("request", lambda r: log.requests.append(r.url))
+        page.goto(Path(path).resolve().as_uri())
+        page.wait_for_load_state("load")
+        if wait_for:
+            page.wait_for_function(wait_for, timeout=20000)
+        return page, log
+
+    yield _open
+    for context in contexts:
+        context.close()
