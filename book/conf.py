@@ -1,0 +1,68 @@
+"""Sphinx configuration for the EL-ViT book.
+
+Build with ``nox -s build`` (or ``sphinx-build -W --keep-going -n -b html book book/_build/html``).
+The model the figures and numbers come from is the extension's ``elvit_model`` setting, left at
+its default ("embedded") here; set the ``ELVIT_MODEL`` environment variable to use another
+checkpoint without editing this file.
+"""
+
+project = "EL-ViT book"
+author = "The EL-ViT book authors"
+copyright = "the EL-ViT book authors"
+
+extensions = [
+    "myst_nb",
+    "sphinx_design",
+    "elvit_sphinx",
+    # Math is typeset in the browser by MathJax 3, served from this book's own _static folder
+    # (see _static/README.md): Sphinx's default would fetch it from a CDN at read time.
+    "sphinx.ext.mathjax",
+]
+
+# --- MyST -------------------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+
+# --- MyST-NB: chapters are notebooks executed at every build -----------------------------------
+# "force", not "cache": the glued numbers depend on the configured model (ELVIT_MODEL), which a
+# jupyter-cache keyed on the notebook's text alone cannot see, so a cache would show stale numbers.
+nb_execution_mode = "force"
+nb_execution_timeout = 180
+nb_execution_raise_on_error = True
+
+# --- Sources ------------------------------------------------------------------------------------
+# README files (images/, _static/) document provenance; they are not pages of the book.
+exclude_patterns = ["_build", "**/README.md", "**/.ipynb_checkpoints"]
+
+# --- Offline math -----------------------------------------------------------------------------
+# MathJax 3.2.2 (Apache-2.0), vendored from the npm package: the SVG output component needs no
+# web fonts, so formulas render from file:// in every browser. Relative paths are taken from
+# the built site's _static/ folder.
+mathjax_path = "mathjax/tex-svg.js"
+mathjax3_config = {
+    # One shared set of glyph paths per page instead of a copy in every formula.
+    "svg": {"fontCache": "global"},
+    # No context menu: its accessibility explorer and renderer switch need components that
+    # cannot load from file://, and a failed load leaves the page without any formula. Hidden
+    # MathML for screen readers ("assistive MathML") is built in and stays on.
+    "options": {"enableMenu": False},
+}
+# Inlined before MathJax on pages with maths: drops saved menu settings (shared by all file://
+# pages) that would make MathJax load components the book does not ship.
+mathjax_config_path = "_static/mathjax/offline-settings.js"
+
+# --- HTML -------------------------------------------------------------------------------------
+# Alabaster (Sphinx's default theme) uses system fonts only and loads nothing from outside.
+html_theme = "alabaster"
+html_title = "EL-ViT book: the Vision Transformer, step by step"
+html_static_path = ["_static"]  # the vendored MathJax; README.md is excluded above
+html_theme_options = {
+    "description": "An executable textbook: every figure is computed by a real ViT during the build.",
+    "fixed_sidebar": True,
+    # The interactive figures are about 800 px wide; alabaster's default text column (720 px,
+    # capped at 800) would cut them off.
+    "page_width": "1100px",
+    "sidebar_width": "240px",
+    "body_max_width": "none",
+    "show_relbars": True,
+}
+html_show_sourcelink = False
