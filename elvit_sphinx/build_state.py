@@ -29,6 +29,21 @@ class BuildState:
     timeout: float
 
 
+def _setting_location(confdir) -> str:
+    """conf.py:LINE of the elvit_model assignment (line 1 when it is not set there)."""
+    path = os.path.join(confdir, "conf.py")
+    line = 1
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, text in enumerate(handle, start=1):
+                if text.lstrip().startswith("elvit_model"):
+                    line = number
+                    break
+    except OSError:
+        pass
+    return f"{path}:{line}"
+
+
 def init_build_state(app) -> None:
     config = get_config(app)
     cache = Cache(cache_dir(app))
@@ -39,13 +54,15 @@ def init_build_state(app) -> None:
         error = str(exc)
         origin = "ELVIT_MODEL environment variable" if os.environ.get("ELVIT_MODEL") else "conf.py"
         logger.error(f"{error} (set in the {origin})", type="elvit", subtype="model",
-                     location=os.path.join(app.confdir, "conf.py"))
-    app.elvit_state = BuildState(source, error, cache, config.max_image_pixels,
+                     location=_setting_location(app.confdir))
+    # Kept on the environment (Sphinx 9 deprecates env.app, so directives and visitors cannot
+    # reach the application); rewritten at every build's start, so a pickled copy never lingers.
+    app.env.elvit_state = BuildState(source, error, cache, config.max_image_pixels,
                                  config.check_reference, float(config.compute_timeout))
     if source is not None:
         export_build_settings(source, cache.root, config.max_image_pixels)
         logger.info(f"elvit: model {source.label} (weights sha256 {source.fingerprint[:12]})")
 
 
-def state(app) -> BuildState:
-    return app.elvit_state
+def state(env) -> BuildState:
+    return env.elvit_state

@@ -33,7 +33,7 @@ def merge_info(app, env, docnames, other) -> None:
 
 
 def outdated_by_new_weights(app, env, added, changed, removed) -> list[str]:
-    current = state(app).source
+    current = state(env).source
     fingerprint = current.fingerprint if current else None
     previous = getattr(env, "elvit_model_fingerprint", None)
     env.elvit_model_fingerprint = fingerprint

@@ -12,7 +12,9 @@ from __future__ import annotations
 import atexit
 import importlib
 import multiprocessing
+import multiprocessing.util
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -29,11 +31,22 @@ def _call(target: str, args: tuple):
     return getattr(importlib.import_module(module_name), function_name)(*args)
 
 
+def _ignore_interrupts() -> None:
+    # Ctrl-C (or a Jupyter kernel shutting down) reaches the whole process group; the worker
+    # is stopped by its parent instead, without printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _get_pool() -> ProcessPoolExecutor:
     global _pool, _pool_pid
     if _pool is None or _pool_pid != os.getpid():
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_ignore_interrupts)
         _pool_pid = os.getpid()
+        # Sphinx's forked -j workers end through multiprocessing's exit function, which joins
+        # every non-daemon child, our idle worker included: a hang. Finalizers with an exit
+        # priority run before that join, so the pool is shut down first.
+        multiprocessing.util.Finalize(None, shutdown, exitpriority=100)
     return _pool
 
 
@@ -47,6 +60,17 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
+def _kill_pool() -> None:
+    # A stuck forward pass cannot be cancelled; end the worker (Python 3.14 has
+    # ProcessPoolExecutor.terminate_workers, 3.11 needs its private process table).
+    global _pool
+    if _pool is not None and _pool_pid == os.getpid():
+        for process in list(getattr(_pool, "_processes", {}).values()):
+            process.terminate()
+        _pool.shutdown(wait=False, cancel_futures=True)
+    _pool = None
+
+
 def run(target: str, *args, timeout: float | None = None):
     """Run ``module:function(*args)`` in the compute process and return its result."""
     global _pool
@@ -56,7 +80,7 @@ def run(target: str, *args, timeout: float | None = None):
         _pool = None
         raise ComputeError(f"the compute process died ({exc}); it is restarted on the next figure") from None
     except TimeoutError:
-        shutdown()
+        _kill_pool()
         raise ComputeError(f"the forward pass took longer than {timeout} s (elvit_compute_timeout)") from None
     except ComputeError:
         raise

@@ -36,7 +36,7 @@ class ElvitViewDirective(SphinxDirective):
         return []
 
     def run(self) -> list:
-        build = state(self.env.app)
+        build = state(self.env)
         if "image" not in self.options:
             return self._warn("the :image: option is required (a path relative to this page)",
                               "options")

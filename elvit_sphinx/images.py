@@ -95,7 +95,7 @@ def load_rgb(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> L
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"not an image file (Pillow cannot identify it): {path}") from None
+        raise ImageError(f"not an image file, or a corrupt one (Pillow cannot identify it): {path}") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(f"image refused as too large: {path} ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:

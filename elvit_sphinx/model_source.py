@@ -137,14 +137,17 @@ def _folder_source(spec: str, folder: Path, label: str) -> ModelSource:
 def _hub_snapshot(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
+    # Read at call time: huggingface_hub fixes its constants when first imported.
+    cache_dir = os.environ.get("HF_HUB_CACHE") or None
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, local_files_only=True))
+        return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, local_files_only=True,
+                                      cache_dir=cache_dir))
     except Exception:  # noqa: BLE001 - any miss in the local cache means: try the network
         pass
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         raise ModelSourceError(_unreachable_message(repo_id, "HF_HUB_OFFLINE is set"))
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS))
+        return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, cache_dir=cache_dir))
     except Exception as exc:  # noqa: BLE001 - network, auth and not-found all mean the same here
         raise ModelSourceError(_unreachable_message(repo_id, type(exc).__name__)) from None
 

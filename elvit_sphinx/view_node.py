@@ -22,14 +22,14 @@ class elvit_view(nodes.General, nodes.Element):  # noqa: N801 - docutils naming 
     """A view: attributes view, key, image, options, serial, caption, provenance, alt."""
 
 
-def _regenerate(app, node) -> str | None:
+def _regenerate(env, node) -> str | None:
     # The page is being rewritten without its source being re-read (e.g. a theme change)
     # and the cache entry is gone: rebuild it from the same request.
     from elvit_sphinx.build_state import state
     from elvit_sphinx.view_data import ViewRequest, materialize
     from elvit_sphinx.views import VIEWS
 
-    build = state(app)
+    build = state(env)
     request = ViewRequest(VIEWS[node["view"]], node["image"], node["options"])
     key, _config, _problems = materialize(build, request, info=logger.info, warn=logger.warning)
     return build.cache.read_text(build.cache.view_path(key)) if key else None
@@ -38,8 +38,8 @@ def _regenerate(app, node) -> str | None:
 def visit_elvit_view_html(self, node) -> None:
     from elvit_sphinx.build_state import state
 
-    cache = state(self.builder.app).cache
-    item = cache.read_text(cache.view_path(node["key"])) or _regenerate(self.builder.app, node)
+    cache = state(self.builder.env).cache
+    item = cache.read_text(cache.view_path(node["key"])) or _regenerate(self.builder.env, node)
     if item is None:
         logger.warning("elvit: view data missing from the cache", location=node,
                        type="elvit", subtype="cache")
@@ -70,7 +70,7 @@ class ViewFallback(SphinxPostTransform):
     default_priority = 200
 
     def run(self, **kwargs) -> None:
-        if self.app.builder.format == "html":
+        if self.env._builder_cls.format == "html":  # as Sphinx's own post-transforms check
             return
         for node in list(self.document.findall(elvit_view)):
             text = " ".join(filter(None, [node["caption"], f"[Interactive figure: {node['alt']}]",

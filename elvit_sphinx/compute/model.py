@@ -101,7 +101,8 @@ def load_model(
     else:
         try:
             model = ViTForImageClassification.from_pretrained(
-                source.path, local_files_only=True, attn_implementation=attn_implementation
+                source.path, local_files_only=True, attn_implementation=attn_implementation,
+                dtype=torch.float32,  # fp16 checkpoints (the embedded one) are traced in fp32
             )
         except (OSError, ValueError) as exc:
             raise ModelSourceError(f"elvit_model = {source.spec!r}: cannot load weights: {exc}") from None

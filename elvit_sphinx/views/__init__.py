@@ -6,7 +6,7 @@ import importlib
 
 from elvit_sphinx.views.base import ViewSpec
 
-VIEW_MODULES = ("prediction",)
+VIEW_MODULES = ("patches", "conv", "prediction")
 
 VIEWS: dict[str, ViewSpec] = {}
 for _name in VIEW_MODULES:

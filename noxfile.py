@@ -1,0 +1,61 @@
+"""Sessions: build (the book), tests, lint, bench, train, evaluate.
+
+Every session installs with ``constraints.txt``: torch must stay at the pinned CPU build
+(a looser pin pulls a multi-GB CUDA wheel).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["build", "tests"]
+nox.options.reuse_venv = "yes"  # the stack is ~1.5 GB: install once, then reuse
+
+CONSTRAINTS = ("-c", "constraints.txt")
+BUILD_COMMAND = ("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "book", "book/_build/html")
+
+
+def install(session: nox.Session, extras: str = "") -> None:
+    session.install(*CONSTRAINTS, "-e", f".{extras}")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the HTML book into book/_build/html (warnings are errors)."""
+    install(session)
+    session.run(*BUILD_COMMAND, *session.posargs)
+    session.log("The book is in book/_build/html/index.html")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (browser tests need /usr/bin/chromium; they skip without it)."""
+    install(session, "[test]")
+    session.run("pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install(*CONSTRAINTS, "ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Build-time and page-size figures as JSON (see benchmarks/bench.py)."""
+    install(session)
+    session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session
+def train(session: nox.Session) -> None:
+    """Train the embedded model: nox -s train -- --data PATH --out FOLDER [...]."""
+    install(session)
+    session.run("python", "-m", "elvit_sphinx.compute.train", *session.posargs)
+
+
+@nox.session
+def evaluate(session: nox.Session) -> None:
+    """Test accuracy of a checkpoint: nox -s evaluate -- CHECKPOINT --data PATH."""
+    install(session)
+    session.run("python", "-m", "elvit_sphinx.compute.evaluate", *session.posargs)

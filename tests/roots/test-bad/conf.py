@@ -1,0 +1,3 @@
+extensions = ["elvit_sphinx"]
+project = "elvit bad input"
+exclude_patterns = ["_build"]

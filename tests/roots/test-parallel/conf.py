@@ -1,0 +1,3 @@
+extensions = ["elvit_sphinx"]
+project = "elvit parallel"
+exclude_patterns = ["_build"]

@@ -1,0 +1,200 @@
+"""Building Sphinx projects with the extension: figures, cache, rebuilds, -j 2, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sphinx.util.console import strip_colors
+
+ROOTS = Path(__file__).parent / "roots"
+
+
+def copy_root(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(ROOTS / f"test-{name}", target)
+    return target
+
+
+def compute_log(outdir: Path) -> list[dict]:
+    path = Path(outdir).parent / ".elvit_cache" / "compute-log.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def warnings_of(app) -> str:
+    return strip_colors(app.warning.getvalue())
+
+
+@pytest.mark.sphinx("html", testroot="basic")
+def test_view_is_embedded_with_provenance_and_local_bokehjs(app):
+    app.build()
+    assert warnings_of(app).strip() == ""
+    html = (Path(app.outdir) / "index.html").read_text()
+    assert re.search(r'<figure class="elvit-figure" data-elvit-view="prediction"', html)
+    assert "Computed during this build by" in html and "noise.png" in html
+    assert "This model is untrained" in html
+    for script in ("bokeh-3.9.2.min.js", "bokeh-widgets-3.9.2.min.js", "elvit.js"):
+        assert f"_static/elvit/{script}" in html
+        assert (Path(app.outdir) / "_static" / "elvit" / script).exists()
+    assert "cdn." not in html and "https://" not in html.split("</head>")[0]
+    assert len(compute_log(app.outdir)) == 1
+
+
+@pytest.mark.sphinx("html", testroot="basic")
+def test_pages_without_views_do_not_load_bokehjs(app):
+    (Path(app.srcdir) / "plain.rst").write_text("Plain\n=====\n\nNo figures here.\n")
+    app.build()
+    assert "bokeh-3.9.2" not in (Path(app.outdir) / "plain.html").read_text()
+
+
+def test_second_build_runs_no_forward_pass(make_app, tmp_path):
+    srcdir = copy_root("basic", tmp_path)
+    first = make_app("html", srcdir=srcdir)
+    first.build()
+    first.cleanup()
+    [entry] = compute_log(first.outdir)
+    trace_file = Path(first.outdir).parent / ".elvit_cache" / "traces" / f"{entry['key']}.npz"
+    mtime = trace_file.stat().st_mtime_ns
+    html = (Path(first.outdir) / "index.html").read_text()
+
+    fresh = make_app("html", srcdir=srcdir, freshenv=True)  # re-reads every page
+    fresh.build()
+    fresh.cleanup()
+    assert len(compute_log(fresh.outdir)) == 1, "a fresh build recomputed a cached trace"
+    assert trace_file.stat().st_mtime_ns == mtime
+    assert (Path(fresh.outdir) / "index.html").read_text() == html
+
+    noop = make_app("html", srcdir=srcdir)
+    noop.build()
+    assert "forward pass" not in noop.status.getvalue()
+    assert len(compute_log(noop.outdir)) == 1
+
+
+def test_corrupt_cache_entry_is_recomputed_with_a_warning(make_app, tmp_path):
+    srcdir = copy_root("basic", tmp_path)
+    first = make_app("html", srcdir=srcdir)
+    first.build()
+    first.cleanup()
+    [entry] = compute_log(first.outdir)
+    trace_file = Path(first.outdir).parent / ".elvit_cache" / "traces" / f"{entry['key']}.npz"
+    trace_file.write_bytes(b"garbage")
+    again = make_app("html", srcdir=srcdir, freshenv=True)
+    again.build()
+    assert "corrupt trace file" in warnings_of(again)
+    assert "recomputing" in warnings_of(again)
+    assert len(compute_log(again.outdir)) == 2
+    assert 'data-elvit-view="prediction"' in (Path(again.outdir) / "index.html").read_text()
+
+
+def test_changed_weights_rebuild_the_pages_that_use_them(make_app, tmp_path):
+    """Same elvit_model folder, new weights inside: the pages are read and traced again."""
+    import torch
+    from transformers import ViTForImageClassification
+
+    from elvit_sphinx.compute.model import embedded_config, embedded_processor
+
+    config = embedded_config()
+    config.num_hidden_layers = 2
+    folder = tmp_path / "ckpt"
+    srcdir = copy_root("basic", tmp_path)
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        ViTForImageClassification(config).save_pretrained(folder)
+        embedded_processor().save_pretrained(folder)
+        app = make_app("html", srcdir=srcdir, confoverrides={"elvit_model": str(folder)})
+        app.build()
+        app.cleanup()
+        assert warnings_of(app).strip() == ""
+    assert len(compute_log(app.outdir)) == 2
+    assert "checkpoint folder" in (Path(app.outdir) / "index.html").read_text()
+
+
+def test_bad_input_gives_one_warning_each_with_file_and_line(make_app, tmp_path):
+    srcdir = copy_root("bad", tmp_path)
+    Image.new("1", (8000, 8000)).save(srcdir / "images" / "huge.png")
+    huge_line = len((srcdir / "index.rst").read_text().splitlines()) + 2
+    with open(srcdir / "index.rst", "a") as handle:
+        handle.write("\n.. elvit-prediction::\n   :image: images/huge.png\n")
+    app = make_app("html", srcdir=srcdir)
+    app.build()
+    warnings = warnings_of(app)
+    assert "Traceback" not in warnings
+    index = str(srcdir / "index.rst")
+    expected = {
+        6: "image file not found", 9: "not an image file", 12: "corrupt or truncated image",
+        15: "top 50 is out of range: this model has 10 classes", 19: 'unknown; choose from',
+        23: 'unknown option: "colour"', 27: "the :image: option is required",
+        huge_line: "8000×8000",
+    }
+    for line, text in expected.items():
+        matching = [w for w in warnings.splitlines() if w.startswith(f"{index}:{line}:")]
+        assert len(matching) == 1, (line, warnings)
+        assert text in warnings.split(f"{index}:{line}:", 1)[1].split(f"{index}:", 1)[0]
+    html = (Path(app.outdir) / "index.html").read_text()
+    assert html.count('class="elvit-figure"') == 1  # only the good figure
+    assert "Text the reader had before" in html and "Text the reader had after" in html
+
+
+def test_unreachable_model_is_one_error_and_the_rest_of_the_book_builds(make_app, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
+    model_id = "no-such-org/no-such-vit"
+    srcdir = copy_root("parallel", tmp_path)
+    app = make_app("html", srcdir=srcdir, confoverrides={"elvit_model": model_id})
+    app.build()
+    warnings = warnings_of(app)
+    assert warnings.count("ERROR") == 1
+    assert len([line for line in warnings.splitlines() if model_id in line]) == 1
+    assert f"{srcdir / 'conf.py'}:1: ERROR" in warnings
+    assert "save_pretrained" in warnings and "Traceback" not in warnings
+    assert "Figure on page" not in (Path(app.outdir) / "page1.html").read_text()
+    assert (Path(app.outdir) / "page7.html").exists()
+
+
+def test_environment_variable_overrides_the_configured_model(make_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("ELVIT_MODEL", str(tmp_path / "missing-folder"))
+    app = make_app("html", srcdir=copy_root("basic", tmp_path))
+    app.build()
+    assert "missing-folder" in warnings_of(app)
+    assert "ELVIT_MODEL environment variable" in warnings_of(app)
+
+
+@pytest.mark.sphinx("text", testroot="basic")
+def test_other_builders_get_the_alt_text(app):
+    app.build()
+    text = " ".join((Path(app.outdir) / "index.txt").read_text().split())  # undo line wrapping
+    assert "[Interactive figure: Bar chart of the model's probabilities" in text
+    assert "Computed during this build" in text
+
+
+def sphinx_build(srcdir: Path, outdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    # A subprocess: -j forks, and this pytest process may already hold torch threads.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
+                           *extra, str(srcdir), str(outdir)],
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_parallel_build_gives_the_same_html_as_a_serial_build(tmp_path):
+    srcdir = copy_root("parallel", tmp_path)
+    serial = sphinx_build(srcdir, tmp_path / "serial" / "html")
+    assert serial.returncode == 0, serial.stderr
+    parallel = sphinx_build(srcdir, tmp_path / "parallel" / "html", "-j", "2")
+    assert parallel.returncode == 0, parallel.stderr
+    pages = sorted(p.name for p in (tmp_path / "serial" / "html").glob("*.html"))
+    assert "page7.html" in pages
+    for page in pages:
+        a = (tmp_path / "serial" / "html" / page).read_text()
+        b = (tmp_path / "parallel" / "html" / page).read_text()
+        assert a == b, f"{page} differs between serial and -j 2 builds"
+    assert "elvit-figure" in (tmp_path / "parallel" / "html" / "page3.html").read_text()
