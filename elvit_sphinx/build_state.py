@@ -61,7 +61,7 @@ def init_build_state(app) -> None:
                                  config.check_reference, float(config.compute_timeout))
     if source is not None:
         export_build_settings(source, cache.root, config.max_image_pixels)
-        logger.info(f"elvit: model {source.label} (weights sha256 {source.fingerprint[:12]})")
+        logger.info(f"elvit: model {source.label} (model fingerprint {source.fingerprint[:12]})")
 
 
 def state(env) -> BuildState:

@@ -8,11 +8,12 @@ from elvit_sphinx.build_state import init_build_state
 from elvit_sphinx.collector import setup_collector
 from elvit_sphinx.config import setup_config
 from elvit_sphinx.directive import make_directive
+from elvit_sphinx.glossary_tooltips import setup_glossary_tooltips
 from elvit_sphinx.view_node import setup_view_node
 from elvit_sphinx.views import VIEWS
 
 #: Bump when the shape of what the extension stores on the environment changes.
-ENV_VERSION = 1
+ENV_VERSION = 2
 
 
 def setup(app):
@@ -23,6 +24,7 @@ def setup(app):
     for view in VIEWS.values():
         app.add_directive(f"elvit-{view.name}", make_directive(view))
     setup_assets(app)
+    setup_glossary_tooltips(app)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,

@@ -32,7 +32,7 @@ def provenance(config: TraceConfig) -> str:
     """The sentence under every figure: which checkpoint and which image made it."""
     width, height = config.image_original_size
     converted = f"; {'; '.join(config.image_conversions)}" if config.image_conversions else ""
-    text = (f"Computed during this build by {config.model_label} (weights sha256 "
+    text = (f"Computed during this build by {config.model_label} (model fingerprint "
             f"{config.model_fingerprint[:12]}) from image {config.image_name} ({width}×{height}, "
             f"sha256 {config.image_sha256[:12]}{converted}), resized to "
             f"{config.image_size}×{config.image_size}.")

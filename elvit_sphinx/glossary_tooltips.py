@@ -1,0 +1,81 @@
+"""Hover tooltips for glossary terms: every ``{term}`` link gets its definition's first sentence.
+
+At read time a transform records, for each glossary term id, the first sentence of its
+definition (kept per document on the environment, merged under ``-j``). After references are
+resolved, a post-transform puts that sentence in the link's ``title``: the browser shows it on
+hover, offline and without any JavaScript.
+"""
+
+from __future__ import annotations
+
+import re
+
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.transforms import SphinxTransform
+from sphinx.transforms.post_transforms import SphinxPostTransform
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def first_sentence(text: str) -> str:
+    flat = " ".join(text.split())
+    return _SENTENCE_END.split(flat, maxsplit=1)[0]
+
+
+def _definitions(env) -> dict[str, dict[str, str]]:
+    if not hasattr(env, "elvit_glossary"):
+        env.elvit_glossary = {}
+    return env.elvit_glossary
+
+
+class CollectTermDefinitions(SphinxTransform):
+    default_priority = 900
+
+    def apply(self, **kwargs) -> None:
+        found: dict[str, str] = {}
+        for glossary in self.document.findall(addnodes.glossary):
+            for item in glossary.findall(nodes.definition_list_item):
+                definition = next(iter(item.findall(nodes.definition)), None)
+                if definition is None:
+                    continue
+                sentence = first_sentence(definition.astext())
+                for term in item.findall(nodes.term):
+                    for term_id in term["ids"]:
+                        found[term_id] = sentence
+        if found:
+            _definitions(self.env)[self.env.docname] = found
+
+
+class AddTermTooltips(SphinxPostTransform):
+    default_priority = 20  # after sphinx's ReferencesResolver (10)
+
+    def run(self, **kwargs) -> None:
+        lookup = {term_id: sentence for per_doc in _definitions(self.env).values()
+                  for term_id, sentence in per_doc.items()}
+        if not lookup:
+            return
+        for reference in self.document.findall(nodes.reference):
+            if not any("std-term" in child.get("classes", []) for child in reference.children
+                       if isinstance(child, nodes.Element)):
+                continue
+            anchor = reference.get("refid") or reference.get("refuri", "").rpartition("#")[2]
+            if anchor in lookup:
+                reference["reftitle"] = lookup[anchor]
+
+
+def _purge(app, env, docname) -> None:
+    _definitions(env).pop(docname, None)
+
+
+def _merge(app, env, docnames, other) -> None:
+    for docname in docnames:
+        if docname in _definitions(other):
+            _definitions(env)[docname] = _definitions(other)[docname]
+
+
+def setup_glossary_tooltips(app) -> None:
+    app.add_transform(CollectTermDefinitions)
+    app.add_post_transform(AddTermTooltips)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
