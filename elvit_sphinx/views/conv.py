@@ -40,7 +40,6 @@ import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, CustomJS, Div, HoverTool, Select
 from bokeh.palettes import Viridis256
-from bokeh.plotting import figure
 from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
@@ -163,15 +162,6 @@ else if (action == "play") {
 """
 
 
-def _figure(px_width: int, px_height: int, x_end: float, y_end: float, title: str, name: str):
-    fig = figure(frame_width=px_width, frame_height=px_height, x_range=(0, x_end),
-                 y_range=(0, y_end), title=title, tools="", toolbar_location=None, min_border=4,
-                 name=name)
-    fig.axis.visible = False
-    fig.grid.visible = False
-    return fig
-
-
 def build(trace: Trace, options: dict):
     config = trace.config
     size, p, g, n = config.image_size, config.patch_size, config.grid, config.num_patches
@@ -181,8 +171,8 @@ def build(trace: Trace, options: dict):
 
     picture = heatmap.pack_rgba(trace["input.image"])
     image = ColumnDataSource({"image": [heatmap.bokeh_rows(picture)]}, name="elvit-conv-image-data")
-    image_fig = _figure(IMAGE_PX, IMAGE_PX, size, size,
-                        f"Input: {g}×{g} patches of {p}×{p} pixels", "elvit-conv-image")
+    image_fig = heatmap.bare_figure(IMAGE_PX, IMAGE_PX, size, size,
+                        f"Input: {g}×{g} patches of {p}×{p} pixels", name="elvit-conv-image")
     image_fig.image_rgba(image="image", x=0, y=0, dw=size, dh=size, source=image)
     edges = [k * p for k in range(g + 1)]
     image_fig.segment(x0=edges + [0] * len(edges), x1=edges + [g * p] * len(edges),
@@ -195,7 +185,8 @@ def build(trace: Trace, options: dict):
 
     pixels = ColumnDataSource({"image": [heatmap.bokeh_rows(picture[:p, :p])]},
                               name="elvit-conv-patch-data")
-    pixel_fig = _figure(SMALL_PX, SMALL_PX, p, p, "Current patch", "elvit-conv-patch")
+    pixel_fig = heatmap.bare_figure(SMALL_PX, SMALL_PX, p, p, "Current patch",
+                                    name="elvit-conv-patch")
     pixel_fig.image_rgba(image="image", x=0, y=0, dw=p, dh=p, source=pixels)
 
     weights = trace["param.patch_kernel"]
@@ -203,7 +194,8 @@ def build(trace: Trace, options: dict):
                      for c in channels]
     kernel_image = ColumnDataSource({"image": [kernel_images[k0].copy()]},
                                     name="elvit-conv-kernel-data")
-    kernel_fig = _figure(SMALL_PX, SMALL_PX, p, p, f"Kernel {c0} ({p}×{p}×3)", "elvit-conv-kernel-image")
+    kernel_fig = heatmap.bare_figure(SMALL_PX, SMALL_PX, p, p, f"Kernel {c0} ({p}×{p}×3)",
+                                     name="elvit-conv-kernel-image")
     kernel_fig.image_rgba(image="image", x=0, y=0, dw=p, dh=p, source=kernel_image)
 
     # Only the offered channels travel to the page (ViT-B/16 has 768).
@@ -216,7 +208,8 @@ def build(trace: Trace, options: dict):
         "index": list(range(n)), "alpha": [1] + [0] * (n - 1),
         "color": colors[k0], "value": values[k0],
     }, name="elvit-conv-output-data")
-    out_fig = _figure(OUTPUT_PX, OUTPUT_PX, g, g, f"Output map of kernel {c0}", "elvit-conv-output")
+    out_fig = heatmap.bare_figure(OUTPUT_PX, OUTPUT_PX, g, g, f"Output map of kernel {c0}",
+                                  name="elvit-conv-output")
     cells = out_fig.rect("x", "y", width=1, height=1, source=out, fill_color="color",
                          fill_alpha="alpha", line_color="#d0d0d0", line_width=0.5)
     out_fig.add_tools(HoverTool(renderers=[cells], tooltips=[("patch", "@index"),

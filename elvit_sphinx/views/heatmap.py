@@ -128,3 +128,14 @@ function crop(target, image, H, W, P, row, col) {
       target[j * P + i] = image[(y0 + j) * W + col * P + i]
 }
 """
+
+
+def bare_figure(width: int, height: int, x_end: float, y_end: float, title: str, **kwargs):
+    """A plot for pictures: fixed pixel size, data ranges from 0, no axes, grid or toolbar."""
+    from bokeh.plotting import figure
+
+    fig = figure(frame_width=width, frame_height=height, x_range=(0, x_end), y_range=(0, y_end),
+                 title=title, tools="", toolbar_location=None, min_border=4, **kwargs)
+    fig.axis.visible = False
+    fig.grid.visible = False
+    return fig

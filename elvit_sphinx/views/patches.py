@@ -33,7 +33,6 @@ import numpy as np
 from bokeh.events import DoubleTap, MouseMove, Tap
 from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, CustomJS, Div, HoverTool
-from bokeh.plotting import figure
 from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
@@ -101,14 +100,6 @@ readout.tags = [i, pin]
 """
 
 
-def _figure(width: int, height: int, x_end: float, y_end: float, title: str, **kwargs):
-    fig = figure(frame_width=width, frame_height=height, x_range=(0, x_end), y_range=(0, y_end),
-                 title=title, tools="", toolbar_location=None, min_border=4, **kwargs)
-    fig.axis.visible = False
-    fig.grid.visible = False
-    return fig
-
-
 def build(trace: Trace, options: dict):
     config = trace.config
     size, p, grid, d = config.image_size, config.patch_size, config.grid, config.hidden_size
@@ -119,7 +110,7 @@ def build(trace: Trace, options: dict):
 
     picture = heatmap.pack_rgba(trace["input.image"])
     image = ColumnDataSource({"image": [heatmap.bokeh_rows(picture)]}, name="elvit-patches-image-data")
-    image_fig = _figure(IMAGE_PX, IMAGE_PX, size, size,
+    image_fig = heatmap.bare_figure(IMAGE_PX, IMAGE_PX, size, size,
                         f"The image the model sees: {grid}×{grid} patches of {p}×{p} pixels",
                         name="elvit-patches-image")
     image_fig.image_rgba(image="image", x=0, y=0, dw=size, dh=size, source=image)
@@ -148,7 +139,7 @@ def build(trace: Trace, options: dict):
     top = slice(r0 * p, (r0 + 1) * p), slice(c0 * p, (c0 + 1) * p)
     pixels = ColumnDataSource({"image": [heatmap.bokeh_rows(picture[top])]},
                               name="elvit-patches-pixels-data")
-    pixel_fig = _figure(160, 160, p, p, f"Its {p}×{p} pixels, enlarged",
+    pixel_fig = heatmap.bare_figure(160, 160, p, p, f"Its {p}×{p} pixels, enlarged",
                         name="elvit-patches-pixels")
     pixel_fig.image_rgba(image="image", x=0, y=0, dw=p, dh=p, source=pixels)
 
@@ -158,7 +149,7 @@ def build(trace: Trace, options: dict):
         {"image": [heatmap.bokeh_rows(palette[codes[start]].reshape(rows, cols))]},
         name="elvit-patches-embedding-data")
     heat_px = SIDE_PX * rows // cols
-    heat_fig = _figure(SIDE_PX, heat_px, cols, rows,
+    heat_fig = heatmap.bare_figure(SIDE_PX, heat_px, cols, rows,
                        f"Its embedding: {d} numbers as {rows}×{cols}",
                        name="elvit-patches-embedding")
     heat_fig.image_rgba(image="image", x=0, y=0, dw=cols, dh=rows, source=embedding)
