@@ -37,9 +37,6 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from bokeh.layouts import column, row
-from bokeh.models import Button, ColumnDataSource, CustomJS, Div, HoverTool, Select
-from bokeh.palettes import Viridis256
 from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
@@ -163,6 +160,12 @@ else if (action == "play") {
 
 
 def build(trace: Trace, options: dict):
+    # Bokeh is imported here, not at module level: importing it costs ~1.5 s, which every
+    # Sphinx start (a no-op rebuild included) would pay just to register the directive.
+    from bokeh.layouts import column, row
+    from bokeh.models import Button, ColumnDataSource, CustomJS, Div, HoverTool, Select
+    from bokeh.palettes import Viridis256
+
     config = trace.config
     size, p, g, n = config.image_size, config.patch_size, config.grid, config.num_patches
     channels = offered(config, options)

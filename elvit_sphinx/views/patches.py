@@ -30,9 +30,6 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from bokeh.events import DoubleTap, MouseMove, Tap
-from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, CustomJS, Div, HoverTool
 from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
@@ -101,6 +98,11 @@ readout.tags = [i, pin]
 
 
 def build(trace: Trace, options: dict):
+    # Bokeh is imported lazily (see conv.build): it would slow every Sphinx start by ~1.5 s.
+    from bokeh.events import DoubleTap, MouseMove, Tap
+    from bokeh.layouts import column, row
+    from bokeh.models import ColumnDataSource, CustomJS, Div, HoverTool
+
     config = trace.config
     size, p, grid, d = config.image_size, config.patch_size, config.grid, config.hidden_size
     rows, cols = heatmap.grid_shape(d)
