@@ -56,13 +56,19 @@ def test_pages_without_views_do_not_load_bokehjs(app):
     assert "bokeh-3.9.2" not in (Path(app.outdir) / "plain.html").read_text()
 
 
-def test_second_build_runs_no_forward_pass(make_app, tmp_path):
+def first_build(make_app, tmp_path):
+    """Build the basic root once; return (srcdir, app, the one trace file it computed)."""
     srcdir = copy_root("basic", tmp_path)
     first = make_app("html", srcdir=srcdir)
     first.build()
     first.cleanup()
     [entry] = compute_log(first.outdir)
     trace_file = Path(first.outdir).parent / ".elvit_cache" / "traces" / f"{entry['key']}.npz"
+    return srcdir, first, trace_file
+
+
+def test_second_build_runs_no_forward_pass(make_app, tmp_path):
+    srcdir, first, trace_file = first_build(make_app, tmp_path)
     mtime = trace_file.stat().st_mtime_ns
     html = (Path(first.outdir) / "index.html").read_text()
 
@@ -80,12 +86,7 @@ def test_second_build_runs_no_forward_pass(make_app, tmp_path):
 
 
 def test_corrupt_cache_entry_is_recomputed_with_a_warning(make_app, tmp_path):
-    srcdir = copy_root("basic", tmp_path)
-    first = make_app("html", srcdir=srcdir)
-    first.build()
-    first.cleanup()
-    [entry] = compute_log(first.outdir)
-    trace_file = Path(first.outdir).parent / ".elvit_cache" / "traces" / f"{entry['key']}.npz"
+    srcdir, _first, trace_file = first_build(make_app, tmp_path)
     trace_file.write_bytes(b"garbage")
     again = make_app("html", srcdir=srcdir, freshenv=True)
     again.build()
