@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from elvit_sphinx import compute_client
 from elvit_sphinx.cache import Cache, trace_key
@@ -29,7 +30,9 @@ class TraceRequest:
     check_reference: bool = True
     timeout: float | None = None
 
+    @cached_property
     def key(self) -> str:
+        # Hashes the image file: computed once per request (works on a frozen dataclass).
         return trace_key(self.source.fingerprint, file_sha256(self.image_path), self.max_pixels)
 
 
@@ -40,7 +43,7 @@ def _no_op(_message: str) -> None:
 def get_trace(cache: Cache, request: TraceRequest, info: Callable[[str], None] = _no_op,
               warn: Callable[[str], None] = _no_op) -> Trace:
     """Return the trace, computing it at most once; raises ComputeError on failure."""
-    key = request.key()
+    key = request.key
     path = cache.trace_path(key)
     try:
         trace = cache.load_trace(key)

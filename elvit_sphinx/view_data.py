@@ -49,7 +49,7 @@ def materialize(build: BuildState, request: ViewRequest, info, warn):
     problems = request.view.validate(trace.config, request.options)
     if problems:
         return None, trace.config, problems
-    key = request.key(trace_request.key())
+    key = request.key(trace_request.key)
     path = build.cache.view_path(key)
     if build.cache.read_text(path) is None:
         build.cache.write_text(path, embed_json(request.view.build(trace, request.options)))
