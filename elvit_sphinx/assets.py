@@ -7,7 +7,6 @@ are copied once and re-copied only when their size or content changes.
 from __future__ import annotations
 
 import filecmp
-import os
 import shutil
 from pathlib import Path
 
@@ -63,4 +62,3 @@ def setup_assets(app) -> None:
     app.add_css_file("elvit/elvit.css")
     app.connect("html-page-context", add_page_assets)
     app.connect("build-finished", copy_assets)
-    os.makedirs(STATIC_DIR, exist_ok=True)
