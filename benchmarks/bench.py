@@ -197,7 +197,7 @@ def machine_info() -> dict:
     return {"cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg(),
             "python": platform.python_version(), "platform": platform.platform(),
             **{f"{name}_version": metadata.version(name)
-               for name in ("torch", "transformers", "sphinx", "bokeh", "myst-nb")}}
+               for name in ("torch", "transformers", "sphinx", "myst-nb")}}
 
 
 def check_targets(result: dict) -> dict:

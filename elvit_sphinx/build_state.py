@@ -1,7 +1,9 @@
 """Per-build facts every directive needs: the resolved model, the cache, and a logger.
 
 The model is resolved once, in the main Sphinx process at ``builder-inited`` (before any
-``-j`` fork), so an unusable ``elvit_model`` produces exactly one error for the whole build.
+``-j`` fork). An unusable ``elvit_model`` ends the build right there with one error that names
+the setting's file and line and the fix, and no traceback: every chapter's figures and glued
+numbers come from the model, so building on would only fail again in every notebook.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BuildState:
-    source: ModelSource | None
-    model_error: str | None
+    source: ModelSource
     cache: Cache
     max_pixels: int
     check_reference: bool
@@ -47,21 +48,21 @@ def _setting_location(confdir) -> str:
 def init_build_state(app) -> None:
     config = get_config(app)
     cache = Cache(cache_dir(app))
-    source, error = None, None
     try:
         source = resolve(config.model, base_dir=app.confdir)
     except ModelSourceError as exc:
-        error = str(exc)
         origin = "ELVIT_MODEL environment variable" if os.environ.get("ELVIT_MODEL") else "conf.py"
-        logger.error(f"{error} (set in the {origin})", type="elvit", subtype="model",
-                     location=_setting_location(app.confdir))
+        logger.error(f"{exc} (set in the {origin}); the build stops here", type="elvit",
+                     subtype="model", location=_setting_location(app.confdir))
+        # Not a SphinxError: Sphinx 9 prints those with a traceback. SystemExit ends
+        # sphinx-build quietly with status 2 after the one error above.
+        raise SystemExit(2) from None
     # Kept on the environment (Sphinx 9 deprecates env.app, so directives and visitors cannot
     # reach the application); rewritten at every build's start, so a pickled copy never lingers.
-    app.env.elvit_state = BuildState(source, error, cache, config.max_image_pixels,
+    app.env.elvit_state = BuildState(source, cache, config.max_image_pixels,
                                  config.check_reference, float(config.compute_timeout))
-    if source is not None:
-        export_build_settings(source, cache.root, config.max_image_pixels)
-        logger.info(f"elvit: model {source.label} (model fingerprint {source.fingerprint[:12]})")
+    export_build_settings(source, cache.root, config.max_image_pixels)
+    logger.info(f"elvit: model {source.label} (model fingerprint {source.fingerprint[:12]})")
 
 
 def state(env) -> BuildState:

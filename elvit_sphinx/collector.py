@@ -1,6 +1,7 @@
 """Cross-document state kept on the Sphinx environment, safe under ``-j``.
 
-* ``env.elvit_view_docs`` — documents that contain at least one view (they get BokehJS);
+* ``env.elvit_view_docs`` — for each document, the names of the views it contains (its page
+  loads the runtime and exactly those views' scripts);
 * ``env.elvit_model_fingerprint`` — the weights the stored doctrees were computed from; when
   the weights behind the same ``elvit_model`` change, those documents are read again.
 """
@@ -10,26 +11,32 @@ from __future__ import annotations
 from elvit_sphinx.build_state import state
 
 
-def _docs(env) -> set[str]:
-    if not hasattr(env, "elvit_view_docs"):
-        env.elvit_view_docs = set()
+def _docs(env) -> dict[str, set[str]]:
+    if not isinstance(getattr(env, "elvit_view_docs", None), dict):
+        env.elvit_view_docs = {}
     return env.elvit_view_docs
 
 
-def note_view(env, docname: str) -> None:
-    _docs(env).add(docname)
+def note_view(env, docname: str, view: str) -> None:
+    _docs(env).setdefault(docname, set()).add(view)
+
+
+def views_of(env, docname: str) -> list[str]:
+    return sorted(_docs(env).get(docname, ()))
 
 
 def has_views(env, docname: str) -> bool:
-    return docname in _docs(env)
+    return bool(_docs(env).get(docname))
 
 
 def purge_doc(app, env, docname: str) -> None:
-    _docs(env).discard(docname)
+    _docs(env).pop(docname, None)
 
 
 def merge_info(app, env, docnames, other) -> None:
-    _docs(env).update(_docs(other) & set(docnames))
+    for docname in docnames:
+        if docname in _docs(other):
+            _docs(env)[docname] = set(_docs(other)[docname])
 
 
 def outdated_by_new_weights(app, env, added, changed, removed) -> list[str]:

@@ -46,8 +46,6 @@ class ElvitViewDirective(SphinxDirective):
             load_rgb(absolute, build.max_pixels)
         except ImageError as exc:
             return self._warn(str(exc), "image")
-        if build.source is None:
-            return []  # the model error was reported once, at the start of the build
         options = {**self.view.defaults,
                    **{k: v for k, v in self.options.items() if k in self.view.option_spec}}
         request = ViewRequest(self.view, absolute, options)
@@ -62,7 +60,7 @@ class ElvitViewDirective(SphinxDirective):
             for problem in problems:
                 self._warn(problem, "options")
             return []
-        note_view(self.env, self.env.docname)
+        note_view(self.env, self.env.docname, self.view.name)
         node = elvit_view(
             view=self.view.name, key=key, image=absolute, options=options,
             serial=self.env.new_serialno("elvit-view"),

@@ -13,7 +13,7 @@ from elvit_sphinx.view_node import setup_view_node
 from elvit_sphinx.views import VIEWS
 
 #: Bump when the shape of what the extension stores on the environment changes.
-ENV_VERSION = 2
+ENV_VERSION = 3
 
 
 def setup(app):

@@ -45,3 +45,42 @@ def book_trace(image: str | os.PathLike) -> Trace:
     path = os.path.abspath(os.fspath(image))
     load_rgb(path, max_pixels)  # a clear ImageError before any compute
     return get_trace(cache, TraceRequest(source, path, max_pixels))
+
+
+# --- Formatting shared by the chapters' hidden cells (numbers as the prose prints them) ---------
+
+def num(value: int) -> str:
+    """A whole number with thin-space thousands separators: 150528 → '150 528'."""
+    return f"{value:,}".replace(",", "\u2009")
+
+
+def dec(value: float, digits: int = 3) -> str:
+    """A decimal with a real minus sign, as the figures print it: −0.125."""
+    return f"{value:.{digits}f}".replace("-", "\u2212")
+
+
+def vec(values, digits: int = 3) -> str:
+    """A few numbers as a tuple: (0.125, −1.500, 2.000)."""
+    return "(" + ", ".join(dec(float(v), digits) for v in values) + ")"
+
+
+def model_sentence(trace: Trace, images: str | None = None) -> str:
+    """The chapter's provenance sentence (Markdown): which model and which image(s)."""
+    cfg = trace.config
+    seen = images or f"the image `{cfg.image_name}`"
+    return (f"Every number and figure in this chapter was computed during the build of this page "
+            f"by the model **{cfg.model_label}**, on {seen}.")
+
+
+def untrained_note(trace: Trace, what_is_lost: str) -> str:
+    """Markdown warning shown while the model is untrained, empty for a trained checkpoint.
+
+    ``what_is_lost`` says, for this chapter, what a trained model would show instead.
+    """
+    if trace.config.trained:
+        return ""
+    return ("**This model is untrained: its weights are random numbers, not learned ones.** The "
+            "numbers below still show exactly how each step is computed (every shape, every "
+            f"product and sum is the real one) but not what a trained ViT has learned: {what_is_lost} "
+            "Build the book with a trained checkpoint (see the {doc}`introduction <index>`) to see "
+            "learned behaviour.")

@@ -1,17 +1,23 @@
-"""From (view, trace, options) to the cached, embeddable Bokeh JSON of one figure."""
+"""From (view, trace, options) to the cached data of one figure: inline JSON plus chunk files.
+
+A view entry in the cache is ``views/<key>.json`` (the data embedded in the page) and, when the
+view has chunks, ``views/<key>/<chunk>.js`` (copied beside the built site, loaded on demand).
+The JSON is written last, so its presence means the entry is complete.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from elvit_sphinx.build_state import BuildState
 from elvit_sphinx.cache import make_key
 from elvit_sphinx.trace_data import TraceConfig
 from elvit_sphinx.traces import TraceRequest, get_trace
-from elvit_sphinx.views.base import ViewSpec, embed_json
+from elvit_sphinx.views.base import ViewSpec, chunk_script, to_json
 
 #: Bump when any view's embedded data changes shape (part of every view key).
-VIEW_SCHEMA = 1
+VIEW_SCHEMA = 2
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,19 @@ def provenance(config: TraceConfig) -> str:
     return text
 
 
+def chunk_dir(build: BuildState, key: str) -> str:
+    return os.path.join(build.cache.root, "views", key)
+
+
+def chunk_names(build: BuildState, key: str) -> list[str]:
+    folder = chunk_dir(build, key)
+    if not os.path.isdir(folder):
+        return []
+    return sorted(name[:-3] for name in os.listdir(folder) if name.endswith(".js"))
+
+
 def materialize(build: BuildState, request: ViewRequest, info, warn):
-    """Return (view_key, TraceConfig, problems); the view JSON is in the cache afterwards."""
+    """Return (view_key, TraceConfig, problems); the view's data is in the cache afterwards."""
     trace_request = request.trace_request(build)
     trace = get_trace(build.cache, trace_request, info=info, warn=warn)
     problems = request.view.validate(trace.config, request.options)
@@ -52,5 +69,9 @@ def materialize(build: BuildState, request: ViewRequest, info, warn):
     key = request.key(trace_request.key)
     path = build.cache.view_path(key)
     if build.cache.read_text(path) is None:
-        build.cache.write_text(path, embed_json(request.view.build(trace, request.options)))
+        output = request.view.build(trace, request.options)
+        for name, payload in output.chunks.items():
+            build.cache.write_text(os.path.join(chunk_dir(build, key), f"{name}.js"),
+                                   chunk_script(f"{key}/{name}", payload))
+        build.cache.write_text(path, to_json(output.data))
     return key, trace.config, []

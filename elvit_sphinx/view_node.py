@@ -1,21 +1,26 @@
 """The doctree node of a view and how each builder writes it.
 
-The node holds only a cache key and a few strings (doctrees stay small); the HTML visitor
-reads the Bokeh JSON from the cache and embeds it inline, because pages opened from
-``file://`` cannot ``fetch()`` data. Other builders get the alt text and caption.
+The node holds only a cache key and a few strings (doctrees stay small). The HTML visitor reads
+the view's data from the cache and embeds it inline, because pages opened from ``file://``
+cannot ``fetch()`` data; the view's chunks (data loaded on demand) are copied beside the site
+as ``_elvit/<key>/<chunk>.js``. Other builders get the alt text and caption.
 """
 
 from __future__ import annotations
 
-import html
+import os
+import shutil
+import tempfile
 
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
-from elvit_sphinx.views.base import instantiate_ids
+from elvit_sphinx.figure_html import figure_html
 
 logger = logging.getLogger(__name__)
+
+CHUNK_FOLDER = "_elvit"
 
 
 class elvit_view(nodes.General, nodes.Element):  # noqa: N801 - docutils naming convention
@@ -35,32 +40,36 @@ def _regenerate(env, node) -> str | None:
     return build.cache.read_text(build.cache.view_path(key)) if key else None
 
 
+def _copy_if_changed(source: str, destination: str) -> None:
+    if os.path.exists(destination) and os.path.getsize(destination) == os.path.getsize(source):
+        return  # chunk names are content keys: same name and size is the same file
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(destination), suffix=".tmp")
+    os.close(fd)
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, destination)  # parallel writers of the same chunk never leave half a file
+
+
+def publish_chunks(build, key: str, outdir: str) -> None:
+    from elvit_sphinx.view_data import chunk_dir, chunk_names
+
+    for name in chunk_names(build, key):
+        _copy_if_changed(os.path.join(chunk_dir(build, key), f"{name}.js"),
+                         os.path.join(outdir, CHUNK_FOLDER, key, f"{name}.js"))
+
+
 def visit_elvit_view_html(self, node) -> None:
     from elvit_sphinx.build_state import state
 
-    cache = state(self.builder.env).cache
-    item = cache.read_text(cache.view_path(node["key"])) or _regenerate(self.builder.env, node)
-    if item is None:
+    build = state(self.builder.env)
+    data = build.cache.read_text(build.cache.view_path(node["key"])) or _regenerate(self.builder.env, node)
+    if data is None:
         logger.warning("elvit: view data missing from the cache", location=node,
                        type="elvit", subtype="cache")
         raise nodes.SkipNode
-    prefix = f"elvit-{node['serial']}"
-    target = f"{prefix}-root"
-    # "</" would end the <script> element early; JSON allows the escaped form.
-    payload = instantiate_ids(item, prefix).replace("</", "<\\/")
-    caption = html.escape(node["caption"])
-    parts = [
-        f'<figure class="elvit-figure" data-elvit-view="{node["view"]}" id="{prefix}">',
-        f'<div class="elvit-view-root" id="{target}"></div>',
-        f'<script type="application/json" class="elvit-item" data-target="{target}">'
-        f"{payload}</script>",
-        f'<noscript><p class="elvit-alt">{html.escape(node["alt"])}</p></noscript>',
-        "<figcaption>",
-        f'<span class="elvit-caption">{caption}</span> ' if caption else "",
-        f'<span class="elvit-provenance">{html.escape(node["provenance"])}</span>',
-        "</figcaption></figure>",
-    ]
-    self.body.append("".join(parts))
+    publish_chunks(build, node["key"], self.builder.outdir)
+    self.body.append(figure_html(node["view"], f"elvit-{node['serial']}", node["key"], data,
+                                 node["alt"], node["caption"], node["provenance"]))
     raise nodes.SkipNode
 
 

@@ -47,6 +47,35 @@ def small_trace(sample_image):
     return trace_image(load_model("embedded"), sample_image)
 
 
+def _geometry_trace(name: str, tmp_path_factory, image):
+    from elvit_sphinx.compute import load_model, trace_image
+    from elvit_sphinx.compute.checkpoints import save_random_checkpoint
+
+    folder = save_random_checkpoint(name, tmp_path_factory.mktemp(name))
+    return trace_image(load_model(str(folder)), image)
+
+
+@pytest.fixture(scope="session")
+def vitb_trace(sample_image, tmp_path_factory):
+    """ViT-B/16 geometry (D = 768, 12 heads), random weights (seed 0), traced once."""
+    return _geometry_trace("vit-b16", tmp_path_factory, sample_image)
+
+
+@pytest.fixture(scope="session")
+def odd_trace(sample_image, tmp_path_factory):
+    """A geometry that differs from the embedded one in every dimension (see checkpoints.py)."""
+    return _geometry_trace("odd", tmp_path_factory, sample_image)
+
+
+#: Every view is checked at the default, ViT-B/16 and the odd geometry.
+GEOMETRY_TRACES = ["small_trace", pytest.param("vitb_trace", marks=pytest.mark.slow), "odd_trace"]
+
+
+@pytest.fixture(params=GEOMETRY_TRACES)
+def trace(request):
+    return request.getfixturevalue(request.param)
+
+
 @dataclass
 class PageLog:
     console_errors: list[str] = field(default_factory=list)
@@ -93,3 +122,43 @@ def open_page(browser):
     yield _open
     for context in contexts:
         context.close()
+
+
+READY = ("() => [...document.querySelectorAll('[data-elvit-view]')]"
+         ".every(f => f.dataset.elvitReady === 'true')")
+
+
+@pytest.fixture
+def open_view(open_page, tmp_path):
+    """open_view(view, trace, options) → (page, log, figure locator) for a standalone page."""
+    from elvit_sphinx.standalone import standalone_html
+
+    def _open(view, trace, options: dict | None = None):
+        options = {**view.defaults, **(options or {})}
+        path = tmp_path / f"{view.name}.html"
+        path.write_text(standalone_html(view, view.build(trace, options)), encoding="utf-8")
+        page, log = open_page(path, wait_for=READY)
+        return page, log, page.locator(f'[data-elvit-view="{view.name}"]')
+
+    return _open
+
+
+def view_state(page, name: str) -> dict:
+    """What the reader has selected in the first view called ``name`` (data-elvit-state)."""
+    return page.evaluate(f"JSON.parse(document.querySelector('[data-elvit-view=\"{name}\"]')"
+                         ".dataset.elvitState || '{{}}')")
+
+
+def assert_clean(log, root: Path) -> None:
+    """No console errors, no page errors, no request outside ``root``."""
+    assert log.console_errors == [] and log.page_errors == []
+    assert log.outside(root) == []
+
+
+def canvas_pixels(page, figure_selector: str, index: int) -> list[int]:
+    """RGBA bytes of the ``index``-th canvas in a figure, read back from the page."""
+    return page.evaluate(
+        """([selector, index]) => {
+             const canvas = document.querySelector(selector).querySelectorAll('canvas')[index];
+             return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+           }""", [figure_selector, index])

@@ -27,14 +27,10 @@ def built_book(tmp_path_factory) -> Path:
     return root / "book" / "_build" / "html"
 
 
-# Bokeh draws inside nested shadow roots: walk them all.
-COUNT_CANVASES = """() => {
-  const count = (root) => [...root.querySelectorAll('*')].reduce(
-      (n, el) => n + (el.tagName === 'CANVAS') + (el.shadowRoot ? count(el.shadowRoot) : 0), 0);
-  return [...document.querySelectorAll('[data-elvit-view]')].map(count);
-}"""
-READOUT = ("() => Bokeh.documents.map(d => d.get_model_by_name('elvit-patches-readout'))"
-           ".find(Boolean).text")
+# Something drawn in every figure: a canvas or an SVG chart.
+COUNT_DRAWN = """() => [...document.querySelectorAll('[data-elvit-view]')]
+  .map(f => f.querySelectorAll('canvas, svg').length)"""
+READOUT = "() => document.querySelector('[data-elvit-view=patches] .elvit-readout').textContent"
 
 
 def content_pages(site: Path) -> list[Path]:
@@ -70,9 +66,8 @@ def test_every_page_renders_offline_without_errors(built_book, open_page):
             page.wait_for_function(
                 "() => [...document.querySelectorAll('[data-elvit-view]')]"
                 ".every(f => f.dataset.elvitReady === 'true')", timeout=30000)
-            # Rendered: every figure holds at least one drawn Bokeh canvas.
-            canvases = page.evaluate(COUNT_CANVASES)
-            assert all(n > 0 for n in canvases), (page_path.name, canvases)
+            drawn = page.evaluate(COUNT_DRAWN)
+            assert all(n > 0 for n in drawn), (page_path.name, drawn)
         figures_seen += count
         page.wait_for_timeout(300)
         assert log.console_errors == [] and log.page_errors == [], page_path.name
@@ -88,11 +83,29 @@ def test_reader_hovers_a_patch_in_the_chapter(built_book, open_page):
     page.wait_for_function("() => document.querySelector('[data-elvit-view=patches]')"
                            ".dataset.elvitReady === 'true'", timeout=30000)
     before = page.evaluate(READOUT)
-    box = figure.bounding_box()
-    # The image plot is the left part of the figure; move across it as a reader would.
-    for fraction in (0.1, 0.2, 0.3):
+    box = figure.locator("canvas").first.bounding_box()
+    # Move across the image as a reader would.
+    for fraction in (0.1, 0.5, 0.9):
         page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] * 0.35)
-        page.wait_for_timeout(200)
     after = page.evaluate(READOUT)
     assert after != before and "patch" in after
     assert log.console_errors == [] and log.page_errors == []
+
+
+def test_unusable_model_ends_the_real_book_build_with_one_error(tmp_path):
+    """The chapters execute notebooks that read the model: the build must stop before them."""
+    root = tmp_path / "book"
+    shutil.copytree(BOOK, root, ignore=shutil.ignore_patterns("_build"))
+    model_id = "no-such-org/no-such-model"
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html", str(root),
+         str(root / "_build" / "html")],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ELVIT_MODEL": model_id, "HF_HUB_OFFLINE": "1",
+             "HF_HUB_CACHE": str(tmp_path / "empty-hf-cache")},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert output.count("ERROR") == 1 and model_id in output
+    assert "Traceback" not in output and "Exception" not in output
+    assert f"{root / 'conf.py'}:" in output

@@ -35,25 +35,29 @@ def warnings_of(app) -> str:
 
 
 @pytest.mark.sphinx("html", testroot="basic")
-def test_view_is_embedded_with_provenance_and_local_bokehjs(app):
+def test_view_is_embedded_with_provenance_and_local_scripts(app):
     app.build()
     assert warnings_of(app).strip() == ""
     html = (Path(app.outdir) / "index.html").read_text()
-    assert re.search(r'<figure class="elvit-figure" data-elvit-view="prediction"', html)
+    assert re.search(r'<figure class="elvit-figure" data-elvit-view="prediction" data-elvit-key="\w+"',
+                     html)
     assert "Computed during this build by" in html and "noise.png" in html
     assert "This model is untrained" in html
-    for script in ("bokeh-3.9.2.min.js", "bokeh-widgets-3.9.2.min.js", "elvit.js"):
-        assert f"_static/elvit/{script}" in html
+    for script in ("vendor/d3-7.9.2.min.js", "charts.js", "elvit.js", "views/prediction.js"):
+        assert re.search(rf'<script defer="defer" src="_static/elvit/{script}(\?v=\w+)?">', html), script
         assert (Path(app.outdir) / "_static" / "elvit" / script).exists()
+    # Only the views this page uses.
+    assert "views/patches.js" not in html
     assert "cdn." not in html and "https://" not in html.split("</head>")[0]
     assert len(compute_log(app.outdir)) == 1
 
 
 @pytest.mark.sphinx("html", testroot="basic")
-def test_pages_without_views_do_not_load_bokehjs(app):
+def test_pages_without_views_load_no_figure_scripts(app):
     (Path(app.srcdir) / "plain.rst").write_text("Plain\n=====\n\nNo figures here.\n")
     app.build()
-    assert "bokeh-3.9.2" not in (Path(app.outdir) / "plain.html").read_text()
+    plain = (Path(app.outdir) / "plain.html").read_text()
+    assert "elvit.js" not in plain and "d3-7" not in plain
 
 
 def first_build(make_app, tmp_path):
@@ -145,29 +149,26 @@ def test_bad_input_gives_one_warning_each_with_file_and_line(make_app, tmp_path)
     assert "Text the reader had before" in html and "Text the reader had after" in html
 
 
-def test_unreachable_model_is_one_error_and_the_rest_of_the_book_builds(make_app, tmp_path,
-                                                                        monkeypatch):
+def test_unreachable_model_ends_the_build_with_one_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
     model_id = "no-such-org/no-such-vit"
     srcdir = copy_root("parallel", tmp_path)
-    app = make_app("html", srcdir=srcdir, confoverrides={"elvit_model": model_id})
-    app.build()
-    warnings = warnings_of(app)
-    assert warnings.count("ERROR") == 1
-    assert len([line for line in warnings.splitlines() if model_id in line]) == 1
-    assert f"{srcdir / 'conf.py'}:1: ERROR" in warnings
-    assert "save_pretrained" in warnings and "Traceback" not in warnings
-    assert "Figure on page" not in (Path(app.outdir) / "page1.html").read_text()
-    assert (Path(app.outdir) / "page7.html").exists()
+    done = sphinx_build(srcdir, tmp_path / "out", "-D", f"elvit_model={model_id}")
+    assert done.returncode == 2
+    output = strip_colors(done.stdout + done.stderr)
+    assert output.count("ERROR") == 1 and output.count(model_id) >= 1
+    assert f"{srcdir / 'conf.py'}:1: ERROR" in output
+    assert "save_pretrained" in output and "Traceback" not in output
+    assert not (tmp_path / "out" / "page1.html").exists()
 
 
-def test_environment_variable_overrides_the_configured_model(make_app, tmp_path, monkeypatch):
+def test_environment_variable_overrides_the_configured_model(tmp_path, monkeypatch):
     monkeypatch.setenv("ELVIT_MODEL", str(tmp_path / "missing-folder"))
-    app = make_app("html", srcdir=copy_root("basic", tmp_path))
-    app.build()
-    assert "missing-folder" in warnings_of(app)
-    assert "ELVIT_MODEL environment variable" in warnings_of(app)
+    done = sphinx_build(copy_root("basic", tmp_path), tmp_path / "out")
+    output = strip_colors(done.stderr)
+    assert done.returncode == 2 and "missing-folder" in output
+    assert "ELVIT_MODEL environment variable" in output and "Traceback" not in output
 
 
 @pytest.mark.sphinx("text", testroot="basic")

@@ -1,4 +1,5 @@
-"""The patches and conv views: the numbers they embed are the trace's numbers, at any geometry."""
+"""The patches, conv and prediction views: the numbers they embed are the trace's numbers, at
+every geometry (default, ViT-B/16, and one that differs in every dimension)."""
 
 from __future__ import annotations
 
@@ -6,53 +7,14 @@ import json
 
 import numpy as np
 import pytest
-from bokeh.palettes import Viridis256
 
-from elvit_sphinx.views import conv, heatmap, patches
-from elvit_sphinx.views.base import embed_json
+from elvit_sphinx.views import VIEWS, conv, heatmap, patches, prediction
+from elvit_sphinx.views.base import ViewOutput, to_json
+from elvit_sphinx.views.encoding import decode, encode
+from elvit_sphinx.views.palettes import palette_rgb
 
-# The ViT-B/16-geometry trace costs a model build (~3 s) and a forward pass, once per session.
-TRACES = ["small_trace", pytest.param("vitb_trace", marks=pytest.mark.slow)]
+# --- helpers -------------------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="session")
-def vitb_trace(sample_image):
-    """ViT-B/16 geometry (D = 768, 12 heads), random weights (seed 0), traced once."""
-    import torch
-    from transformers import ViTConfig, ViTForImageClassification
-    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
-
-    from elvit_sphinx.compute import trace_image
-    from elvit_sphinx.compute.attention_recorder import ATTENTION_IMPLEMENTATION
-    from elvit_sphinx.compute.model import LoadedModel
-    from elvit_sphinx.model_source import ModelSource
-
-    config = ViTConfig()
-    config._attn_implementation = ATTENTION_IMPLEMENTATION
-    state = torch.random.get_rng_state()
-    torch.manual_seed(0)
-    try:
-        model = ViTForImageClassification(config).eval()
-    finally:
-        torch.random.set_rng_state(state)
-    source = ModelSource(spec="test-vit-b16", kind="untrained", path=None,
-                         label="ViT-B/16 geometry, untrained (test)", trained=False,
-                         fingerprint="0" * 64)
-    processor = ViTImageProcessorPil(size={"height": 224, "width": 224})
-    return trace_image(LoadedModel(model, processor, source), sample_image)
-
-
-@pytest.fixture(params=TRACES)
-def trace(request):
-    return request.getfixturevalue(request.param)
-
-
-def callback_args(layout, widget_name: str, event: str = "button_click") -> dict:
-    widget = layout.select_one({"name": widget_name})
-    return widget.js_event_callbacks[event][0].args
-
-
-# --- heatmap helpers ---------------------------------------------------------------------------
 
 def test_grid_shape_is_near_square_and_exact():
     assert heatmap.grid_shape(192) == (12, 16)
@@ -66,11 +28,30 @@ def test_grid_shape_is_near_square_and_exact():
 def test_codes_are_min_max_normalised_per_map():
     values = np.array([[-2.0, 0.0], [1.0, 2.0]])
     assert heatmap.codes(values).tolist() == [[0, 128], [191, 255]]
+    assert heatmap.codes(values, axis=1).tolist() == [[0, 255], [0, 255]]
     assert heatmap.codes(np.full(5, 3.0)).tolist() == [0] * 5
-    rgba = heatmap.to_rgba(values)
-    assert rgba.shape == (2, 2) and rgba.dtype == np.uint32
-    first = rgba[0, 0].tobytes()
-    assert "#" + first[:3].hex() == Viridis256[0].lower() and first[3] == 255
+    rgb = heatmap.to_rgb(values)
+    assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0].tolist() == [0x44, 0x01, 0x54]  # viridis starts dark purple
+
+
+def test_palettes_have_256_colours_and_blues_darkens():
+    for name in ("viridis", "cividis", "blues"):
+        assert palette_rgb(name).shape == (256, 3)
+    blues = palette_rgb("blues").astype(int)
+    assert blues[0].sum() > blues[255].sum()  # the largest value is the darkest blue
+    with pytest.raises(ValueError, match="unknown palette"):
+        palette_rgb("jet")
+
+
+def test_encoding_round_trips_exactly():
+    values = np.array([[0.1, -1 / 3], [12345.678, 0.0]], dtype=np.float32)
+    packed = encode(values, "f32")
+    assert packed["shape"] == [2, 2] and json.loads(json.dumps(packed)) == packed
+    assert np.array_equal(decode(packed), values)
+    assert decode(encode([1, 2, 255], "u8")).tolist() == [1, 2, 255]
+    with pytest.raises(ValueError, match="unknown dtype"):
+        encode([1], "f64")
 
 
 def test_int_list_converter():
@@ -82,11 +63,20 @@ def test_int_list_converter():
             heatmap.int_list(bad)
 
 
-def test_f32_is_short_and_float32_exact():
-    values = np.array([0.1, -1 / 3, 12345.678], dtype=np.float32)
-    rounded = heatmap.f32(values)
-    assert np.array_equal(np.asarray(rounded, dtype=np.float32), values)
-    assert json.dumps(rounded) == "[0.1, -0.33333334, 12345.678]"
+def test_chunk_names_are_checked():
+    with pytest.raises(ValueError, match="chunk names"):
+        ViewOutput({}, {"Layer 1": {}})
+
+
+def test_every_view_has_a_script_and_a_documented_directive():
+    from elvit_sphinx.assets import STATIC_DIR
+
+    for name, spec in VIEWS.items():
+        assert (STATIC_DIR / spec.script).is_file(), name
+        for library in spec.libraries:
+            assert (STATIC_DIR / library).is_file(), library
+        module = __import__(spec.build.__module__, fromlist=["_"])
+        assert f"```{{elvit-{name}}}" in module.__doc__ and ":image:" in module.__doc__
 
 
 # --- conv ----------------------------------------------------------------------------------------
@@ -98,7 +88,7 @@ def test_conv_dot_product_reproduces_the_patch_embedding(trace):
     bias, out = trace["param.patch_bias"], trace["embeddings.patches"]
     channels = [0, 5, config.hidden_size - 1]
     dots = conv.dot_products(trace, channels)
-    for patch in [0, 1, g, g * g - 1, 37]:
+    for patch in [0, 1, g, g * g - 1, g + 3]:
         r, c = divmod(patch, g)
         window = pixels[:, r * p:(r + 1) * p, c * p:(c + 1) * p]
         for k, channel in enumerate(channels):
@@ -109,25 +99,20 @@ def test_conv_dot_product_reproduces_the_patch_embedding(trace):
 
 def test_conv_embeds_only_the_offered_kernels_with_the_trace_values(trace):
     channels = [3, 1, trace.config.hidden_size - 1]
-    layout = conv.VIEW.build(trace, {"kernels": channels, "kernel": 1})
-    args = callback_args(layout, "elvit-conv-play")
+    data = conv.VIEW.build(trace, {"kernels": channels, "kernel": 1}).data
     out = trace["embeddings.patches"]
-    assert args["kernels"] == channels
-    assert len(args["values"]) == len(args["dots"]) == len(args["kernel_images"]) == 3
+    assert data["kernels"] == channels and data["start_kernel"] == 1
+    values, dots, biases = decode(data["values"]), decode(data["dots"]), decode(data["biases"])
+    pictures, codes = decode(data["kernel_pictures"]), decode(data["codes"])
+    p = trace.config.patch_size
+    assert pictures.shape == (3, p, p, 3) and values.shape == (3, trace.config.num_patches)
     for k, channel in enumerate(channels):
-        assert np.array_equal(np.asarray(args["values"][k], np.float32), out[:, channel])
-        assert np.allclose(np.asarray(args["dots"][k]) + args["biases"][k], out[:, channel],
-                           atol=1e-4)
-        picture = heatmap.minmax_rgb(trace["param.patch_kernel"][channel])
-        assert np.array_equal(args["kernel_images"][k],
-                              heatmap.bokeh_rows(heatmap.pack_rgba(picture)))
-        assert args["colors"][k] == [Viridis256[i] for i in heatmap.codes(out[:, channel])]
-    readout = layout.select_one({"name": "elvit-conv-readout"})
-    assert readout.tags == [0, 1, False]
-    assert conv._fmt(heatmap.f32(out[0, 1])) in readout.text
-    # The initial map shows the first patch done and the initially chosen kernel's colours.
-    source = args["out"]
-    assert source.data["alpha"][:2] == [1, 0] and source.data["color"] == args["colors"][1]
+        assert np.array_equal(values[k], out[:, channel])
+        np.testing.assert_allclose(dots[k] + biases[k], out[:, channel], atol=1e-4)
+        assert biases[k] == trace["param.patch_bias"][channel]
+        assert np.array_equal(pictures[k], heatmap.minmax_rgb(trace["param.patch_kernel"][channel]))
+        assert np.array_equal(codes[k], heatmap.codes(out[:, channel]))
+    assert np.array_equal(decode(data["image"]), trace["input.image"])
 
 
 def test_conv_kernel_picture_is_min_max_normalised_rgb(small_trace):
@@ -140,10 +125,9 @@ def test_conv_kernel_picture_is_min_max_normalised_rgb(small_trace):
     assert picture[largest[1], largest[2], largest[0]] == 255
 
 
-def test_conv_defaults_offer_the_first_eight_kernels(small_trace):
-    config = small_trace.config
-    assert conv.offered(config, conv.VIEW.defaults) == list(range(8))
-    assert conv.first_kernel(config, conv.VIEW.defaults) == 0
+def test_conv_defaults_offer_the_first_eight_kernels(small_trace, odd_trace):
+    assert conv.offered(small_trace.config, conv.VIEW.defaults) == list(range(8))
+    assert conv.first_kernel(small_trace.config, conv.VIEW.defaults) == 0
     assert conv.VIEW.option_spec["kernels"]("0,1,2") == [0, 1, 2]
 
 
@@ -167,40 +151,32 @@ def test_patches_embeds_every_patch_embedding(trace):
     config = trace.config
     rows, cols = heatmap.grid_shape(config.hidden_size)
     start = config.num_patches - 2
-    layout = patches.VIEW.build(trace, {"patch": start})
-    args = callback_args(layout, "elvit-patches-image", "mousemove")
+    data = patches.VIEW.build(trace, {"patch": start}).data
     vectors = trace["embeddings.patches"]
-    codes = np.asarray(args["codes"]).reshape(config.num_patches, config.hidden_size)
+    codes, stats = decode(data["codes"]), decode(data["stats"])
+    assert codes.shape == (config.num_patches, config.hidden_size)
     for i in [0, 1, start, config.num_patches - 1]:
         vector = vectors[i]
         assert np.array_equal(codes[i], heatmap.codes(vector))
         # Codes are the vector itself, up to half a colour step of its own range.
         lo, hi = vector.min(), vector.max()
         assert np.abs(lo + codes[i] / 255 * (hi - lo) - vector).max() <= (hi - lo) / 510 + 1e-6
-        text = args["texts"][i]
-        r, c = divmod(i, config.grid)
-        assert f"patch {i}</b> · row {r}, col {c}" in text
-        for number in (lo, hi, vector.mean(dtype=np.float64)):
-            assert f"{number:.3f}".replace("-", "−") in text
-    assert args["geom"] == dict(H=config.image_size, W=config.image_size, P=config.patch_size,
-                                G=config.grid, D=config.hidden_size, rows=rows, cols=cols)
-    # What is drawn before any interaction: patch `start`, its pixels and its heatmap.
-    shown = args["embedding"].data["image"][0]
-    assert shown.shape == (rows, cols)
-    expected = heatmap.to_rgba(vectors[start]).reshape(rows, cols)
-    assert np.array_equal(shown, heatmap.bokeh_rows(expected))
-    p, (r, c) = config.patch_size, divmod(start, config.grid)
-    window = trace["input.image"][r * p:(r + 1) * p, c * p:(c + 1) * p]
-    assert np.array_equal(args["pixels"].data["image"][0],
-                          heatmap.bokeh_rows(heatmap.pack_rgba(window)))
-    assert layout.select_one({"name": "elvit-patches-readout"}).tags == [start, False]
+        assert stats[i, 0] == lo and stats[i, 1] == hi
+        assert stats[i, 2] == np.float32(vector.mean(dtype=np.float64))
+    assert (data["size"], data["patch"], data["grid"], data["hidden"], data["rows"], data["cols"]) == (
+        config.image_size, config.patch_size, config.grid, config.hidden_size, rows, cols)
+    assert data["start"] == start
+    assert np.array_equal(decode(data["image"]), trace["input.image"])
+    assert np.array_equal(decode(data["palette"]), palette_rgb("viridis"))
 
 
-def test_patches_validate_and_alt(small_trace):
+def test_patches_validate_and_alt(small_trace, odd_trace):
     config = small_trace.config
     assert patches.validate(config, {"patch": 195}) == []
     assert patches.validate(config, {"patch": 300}) == [
         "patch 300 is out of range (0–195): this model cuts the image into a 14×14 grid"]
+    assert patches.validate(odd_trace.config, {"patch": 64}) == [
+        "patch 64 is out of range (0–63): this model cuts the image into a 8×8 grid"]
     text = patches.alt(config, {"patch": 3})
     assert text.endswith(".") and text.count(". ") == 0 and "12×16 heatmap" in text
 
@@ -210,22 +186,30 @@ def test_alt_texts_are_one_sentence(small_trace):
     assert text.endswith(".") and text.count(". ") == 0 and "channel 4" in text
 
 
-# --- both ----------------------------------------------------------------------------------------
+# --- prediction ----------------------------------------------------------------------------------
+
+def test_prediction_bars_are_the_trace_probabilities(trace):
+    data = prediction.VIEW.build(trace, {"order": "probability"}).data
+    probs = trace["probs"]
+    order = data["classes"]
+    assert sorted(order) == list(range(trace.config.num_labels))
+    assert np.array_equal(decode(data["probs"]), probs[order])
+    assert np.array_equal(decode(data["logits"]), trace["logits"][order])
+    assert list(decode(data["probs"])) == sorted(probs, reverse=True)
+    assert data["labels"][0] == trace.config.id2label[int(np.argmax(probs))] == data["top_label"]
+    top3 = prediction.VIEW.build(trace, {"order": "model", "top": 3}).data
+    assert top3["classes"] == [0, 1, 2]
+
+
+# --- all views -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("view, options", [(patches.VIEW, {"patch": 0}),
-                                           (conv.VIEW, {"kernels": None, "kernel": None})])
+                                           (conv.VIEW, {"kernels": None, "kernel": None}),
+                                           (prediction.VIEW, {"order": "probability"})])
 def test_views_are_deterministic_and_small(trace, view, options, capsys):
-    first = embed_json(view.build(trace, options))
-    assert embed_json(view.build(trace, options)) == first
+    first = to_json(view.build(trace, options).data)
+    assert to_json(view.build(trace, options).data) == first
     size = len(first.encode())
     with capsys.disabled():
-        print(f"\n{view.name} view JSON, D={trace.config.hidden_size}: {size / 1024:.0f} KiB")
-    assert size < 600_000
-
-
-def test_docstrings_document_options_with_a_myst_example():
-    for module, directive, option in [(patches, "elvit-patches", "``patch``"),
-                                      (conv, "elvit-conv", "``kernels``")]:
-        doc = module.__doc__
-        assert f"```{{{directive}}}" in doc and option in doc and ":image:" in doc
-        assert module.VIEW.name == directive.removeprefix("elvit-")
+        print(f"\n{view.name} view data, D={trace.config.hidden_size}: {size / 1024:.0f} KiB")
+    assert size < 700_000

@@ -1,4 +1,4 @@
-"""What every view module provides, and how a built view becomes embeddable HTML.
+"""What every view module provides, and the data it hands to the page.
 
 A view module (``elvit_sphinx/views/<name>.py``) defines one module-level ``VIEW``::
 
@@ -7,14 +7,25 @@ A view module (``elvit_sphinx/views/<name>.py``) defines one module-level ``VIEW
         option_spec={"patch": nonnegative_int},  # view-specific directive options (docutils)
         defaults={"patch": 0},
         validate=validate,                   # (TraceConfig, options) -> list of problems
-        build=build,                         # (Trace, options) -> Bokeh LayoutDOM
+        build=build,                         # (Trace, options) -> ViewOutput
         alt=alt,                             # (TraceConfig, options) -> one-sentence alt text
     )
 
-Its module docstring is the user documentation of the directive (the book's reference page
+and a script ``elvit_sphinx/static/views/<name>.js`` that draws it in the browser::
+
+    elvit.register("patches", (view) => { ... view.data ... })
+
+``build`` returns plain JSON data (arrays packed by :func:`.encoding.encode`) embedded inline in
+the page, plus optional *chunks*: named pieces of data written beside the site
+(``_elvit/<key>/<chunk>.js``) and loaded only when the reader asks for them
+(``view.chunk(name)``), so that a ViT-B/16 attention view does not put 12 layers × 12 heads of
+data into the page. Chunks load through a ``<script>`` element, which works from ``file://``
+where ``fetch()`` does not.
+
+The module docstring is the user documentation of the directive (the book's reference page
 includes it). The extension does the rest: computes or loads the trace, validates options
-(problems become warnings with file:line), calls ``build``, embeds the result with
-:func:`embed_json`, and adds the provenance caption.
+(problems become warnings with file:line), calls ``build``, caches its output, embeds it, and
+adds the provenance caption.
 """
 
 from __future__ import annotations
@@ -27,46 +38,49 @@ from typing import Any
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
 
+CHUNK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass
+class ViewOutput:
+    """What a view's ``build`` returns: inline ``data`` and on-demand ``chunks`` (name → data)."""
+
+    data: dict
+    chunks: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [name for name in self.chunks if not CHUNK_NAME.match(name)]
+        if bad:
+            raise ValueError(f"chunk names must be lower-case words ([a-z0-9_-]): {bad}")
+
 
 @dataclass(frozen=True)
 class ViewSpec:
     name: str
-    build: Callable[[Trace, dict], Any]
+    build: Callable[[Trace, dict], ViewOutput]
     validate: Callable[[TraceConfig, dict], list[str]]
     alt: Callable[[TraceConfig, dict], str]
     option_spec: dict[str, Callable] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: Shared scripts under ``static/`` this view needs besides the runtime (e.g. d3 for charts).
+    libraries: tuple[str, ...] = ()
+
+    @property
+    def script(self) -> str:
+        """The view's own script, relative to ``static/``."""
+        return f"views/{self.name}.js"
 
 
-def embed_json(layout) -> str:
-    """Bokeh's standalone JSON for ``layout``, with ids in a stable, renumberable form.
-
-    Bokeh numbers models from a process-wide counter, so the same view built in a serial and a
-    ``-j`` build would get different ids. We rename them ``@@0``, ``@@1``… in order of first
-    appearance; :func:`instantiate_ids` gives them page-unique names when the page is written.
-    """
-    from bokeh.embed import json_item
-
-    text = json.dumps(json_item(layout), separators=(",", ":"))
-    mapping: dict[str, str] = {}
-
-    def rename(match: re.Match) -> str:
-        old = match.group(1)
-        if old not in mapping:
-            mapping[old] = f"@@{len(mapping)}"
-        return f'"{mapping[old]}"'
-
-    return re.sub(r'"(p\d{4,})"', rename, text)
+def to_json(value) -> str:
+    """Compact, deterministic JSON (the same view gives the same bytes in every build)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def instantiate_ids(item_json: str, prefix: str) -> str:
-    """Replace the placeholder ids with ``<prefix>-<n>`` (unique on a page)."""
-    return re.sub(r'"@@(\d+)"', lambda m: f'"{prefix}-{m.group(1)}"', item_json)
+def chunk_script(chunk_id: str, payload) -> str:
+    """The file that delivers one chunk: a call the runtime answers (works from file://)."""
+    return f"elvit.chunkLoaded({json.dumps(chunk_id)},{script_safe(to_json(payload))});\n"
 
 
-def standalone_html(layout, title: str = "elvit view") -> str:
-    """A self-contained HTML page (BokehJS inlined) for testing a view outside Sphinx."""
-    from bokeh.embed import file_html
-    from bokeh.resources import INLINE
-
-    return file_html(layout, resources=INLINE, title=title)
+def script_safe(text: str) -> str:
+    """JSON that can sit inside a ``<script>`` element: ``</`` would end the element early."""
+    return text.replace("</", "<\\/")

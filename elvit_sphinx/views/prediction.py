@@ -2,7 +2,8 @@
 
 The classifier reads only the CLS token after the final LayerNorm; its logits go through a
 softmax. The bar chart shows every class (sorted by probability unless ``:order: model``),
-the top class in a contrasting colour, and the numbers on hover.
+the top class in a contrasting colour. Hovering a bar (or focusing it with Tab) writes that
+class's probability and logit under the chart.
 
 Options:
 
@@ -24,10 +25,11 @@ import numpy as np
 from docutils.parsers.rst import directives
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
-from elvit_sphinx.views.base import ViewSpec
+from elvit_sphinx.views.base import ViewOutput, ViewSpec
+from elvit_sphinx.views.encoding import encode
 
 MAX_BARS = 20
-TOP_COLOUR, OTHER_COLOUR = "#d95f02", "#7570b3"
+CHARTS = ("vendor/d3-7.9.2.min.js", "charts.js")
 
 
 def _order(value: str) -> str:
@@ -42,37 +44,29 @@ def validate(config: TraceConfig, options: dict) -> list[str]:
     return []
 
 
-def _rows(trace: Trace, options: dict) -> list[tuple[str, float, float]]:
-    labels = trace.config.id2label
-    probs, logits = trace["probs"], trace["logits"]
+def shown_classes(trace: Trace, options: dict) -> list[int]:
+    """Class indices in the order the bars are drawn."""
+    probs = trace["probs"]
     order = np.arange(len(probs))
     if options.get("order", "probability") == "probability":
         order = np.argsort(-probs, kind="stable")
     count = min(options.get("top") or len(probs), MAX_BARS)
-    return [(labels[int(i)], float(probs[i]), float(logits[i])) for i in order[:count]]
+    return [int(i) for i in order[:count]]
 
 
-def build(trace: Trace, options: dict):
-    from bokeh.models import ColumnDataSource, HoverTool
-    from bokeh.plotting import figure
-
-    rows = _rows(trace, options)
-    top_label = trace.config.id2label[int(np.argmax(trace["probs"]))]
-    source = ColumnDataSource({
-        "label": [r[0] for r in rows],
-        "prob": [round(r[1], 6) for r in rows],
-        "logit": [round(r[2], 4) for r in rows],
-        "colour": [TOP_COLOUR if r[0] == top_label else OTHER_COLOUR for r in rows],
+def build(trace: Trace, options: dict) -> ViewOutput:
+    classes = shown_classes(trace, options)
+    labels = trace.config.id2label
+    return ViewOutput({
+        "classes": classes,
+        "labels": [labels[i] for i in classes],
+        "probs": encode(trace["probs"][classes], "f32"),
+        "logits": encode(trace["logits"][classes], "f32"),
+        "top": int(np.argmax(trace["probs"])),
+        "top_label": labels[int(np.argmax(trace["probs"]))],
+        "top_prob": encode(trace["probs"].max(keepdims=True), "f32"),
+        "num_classes": trace.config.num_labels,
     })
-    labels = [r[0] for r in rows][::-1]
-    plot = figure(y_range=labels, x_range=(0, 1), height=40 + 26 * len(rows), width=520,
-                  title=f"Prediction: {top_label} ({max(r[1] for r in rows):.1%})",
-                  toolbar_location=None, name="elvit-prediction-plot")
-    plot.hbar(y="label", right="prob", height=0.7, color="colour", source=source)
-    plot.add_tools(HoverTool(tooltips=[("class", "@label"), ("probability", "@prob{0.0000}"),
-                                       ("logit", "@logit{0.000}")]))
-    plot.xaxis.axis_label = "softmax probability"
-    return plot
 
 
 def alt(config: TraceConfig, options: dict) -> str:
@@ -82,4 +76,4 @@ def alt(config: TraceConfig, options: dict) -> str:
 
 VIEW = ViewSpec(name="prediction", build=build, validate=validate, alt=alt,
                 option_spec={"top": directives.positive_int, "order": _order},
-                defaults={"order": "probability"})
+                defaults={"order": "probability"}, libraries=CHARTS)

@@ -1,0 +1,29 @@
+"""The HTML of one figure, shared by the Sphinx visitor and standalone pages (tests, export).
+
+``<figure data-elvit-view data-elvit-key>`` holds an empty root the view's script draws into,
+the view's data as inline JSON (``fetch()`` is blocked on ``file://``), the alt text for readers
+without JavaScript, and the caption with the provenance sentence.
+"""
+
+from __future__ import annotations
+
+import html
+
+from elvit_sphinx.views.base import script_safe
+
+
+def figure_html(view: str, element_id: str, key: str, data_json: str, alt: str, caption: str,
+                provenance: str, fallback_img: str = "") -> str:
+    noscript = (fallback_img or "") + f'<p class="elvit-alt">{html.escape(alt)}</p>'
+    parts = [
+        f'<figure class="elvit-figure" data-elvit-view="{html.escape(view)}" '
+        f'data-elvit-key="{html.escape(key)}" id="{html.escape(element_id)}">',
+        f'<div class="elvit-view-root" role="group" aria-label="{html.escape(alt)}"></div>',
+        f'<script type="application/json" class="elvit-data">{script_safe(data_json)}</script>',
+        f"<noscript>{noscript}</noscript>",
+        "<figcaption>",
+        f'<span class="elvit-caption">{html.escape(caption)}</span> ' if caption else "",
+        f'<span class="elvit-provenance">{html.escape(provenance)}</span>',
+        "</figcaption></figure>",
+    ]
+    return "".join(parts)

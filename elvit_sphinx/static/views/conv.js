@@ -1,0 +1,74 @@
+/* elvit-conv: the patch embedding as a convolution, one kernel stepping patch by patch
+ * (views/conv.py documents the directive). State: {step, kernel, playing}. */
+elvit.register("conv", (view) => {
+  const d = view.data, H = d.size, P = d.patch, G = d.grid, N = G * G, K = d.kernels.length;
+  const image = elvit.decode(d.image), kernels = elvit.decode(d.kernel_pictures);
+  const values = elvit.decode(d.values), dots = elvit.decode(d.dots), biases = elvit.decode(d.biases);
+  const codes = elvit.decode(d.codes), palette = elvit.decode(d.palette);
+  const h = elvit.h, fmt = (v) => elvit.fmt(v, 4);
+
+  const big = new elvit.Picture({cols: H, rows: H, width: Math.min(320, 2 * H), pick: {cols: G, rows: G},
+    title: `Input: ${G}×${G} patches of ${P}×${P} pixels`, focusable: true,
+    label: "Input image; click a patch, or use arrow keys and Enter, to jump to it"});
+  big.drawRGB(image);
+  big.gridLines();
+  const patch = new elvit.Picture({cols: P, rows: P, width: 120, title: "Current patch"});
+  const kernel = new elvit.Picture({cols: P, rows: P, width: 120, title: ""});
+  const out = new elvit.Picture({cols: G, rows: G, width: 280, title: "", focusable: true,
+    label: "Output map; click a cell to jump to its patch"});
+  const readout = elvit.readout();
+  const crop = new Uint8Array(P * P * 3);
+  const empty = [238, 238, 238];
+  let k = Math.max(0, d.kernels.indexOf(d.start_kernel));
+
+  function drawOutput(step) {
+    const px = out.image.data;
+    for (let i = 0; i < N; i++) {
+      const c = 3 * codes[k * N + i];
+      const rgb = i <= step ? [palette[c], palette[c + 1], palette[c + 2]] : empty;
+      px[4 * i] = rgb[0]; px[4 * i + 1] = rgb[1]; px[4 * i + 2] = rgb[2]; px[4 * i + 3] = 255;
+    }
+    out.context.putImageData(out.image, 0, 0);
+  }
+
+  function render(step, playing) {
+    const row = Math.floor(step / G), col = step % G, c = d.kernels[k];
+    for (let y = 0; y < P; y++) {
+      const from = ((row * P + y) * H + col * P) * 3;
+      crop.set(image.subarray(from, from + P * 3), y * P * 3);
+    }
+    patch.drawRGB(crop);
+    big.box("frame", col * P, row * P, P, P);
+    out.box("cell", col, row);
+    drawOutput(step);
+    const j = k * N + step;
+    readout.replaceChildren(h("b", null, `patch ${step}`),
+      ` (row ${row}, col ${col}) · kernel ${c}: patch · kernel = ${fmt(dots[j])}, + bias ` +
+      `${fmt(biases[k])} = `, h("b", null, fmt(values[j])), ` → output cell (${row}, ${col})`);
+    number.set(step);
+    cursors.forEach((cursor) => cursor.moveCursor({col: col, row: row}));
+    view.setState({step: step, kernel: c, playing: playing});
+  }
+
+  function chooseKernel(index) {
+    k = index;
+    kernel.drawRGB(kernels, k * P * P * 3);
+    kernel.setTitle(`Kernel ${d.kernels[k]} (${P}×${P}×3)`);
+    out.setTitle(`Output map of kernel ${d.kernels[k]}`);
+  }
+
+  const player = elvit.player(view, {count: N, period: d.period, onStep: render});
+  const number = elvit.numberBox({label: "Patch", min: 0, max: N - 1, value: 0,
+    hint: "numbered row by row", onChange: (i) => player.go(i)});
+  const menu = elvit.select({label: "Kernel", value: d.kernels[k],
+    options: d.kernels.map((c) => [c, `kernel ${c}`]),
+    onChange: (value) => { chooseKernel(d.kernels.indexOf(Number(value))); render(player.step, player.playing); }});
+  const jump = (cell, how) => { if (how !== "hover") player.go(cell.row * G + cell.col); };
+  const cursors = [big.onCells(jump), out.onCells(jump)];
+  chooseKernel(k);
+  render(0, false);
+  view.root.append(
+    h("div", {class: "elvit-controls"}, player.el, menu.el, number.el),
+    h("div", {class: "elvit-row"}, big.el, h("div", {class: "elvit-column"}, patch.el, kernel.el), out.el),
+    readout);
+});
