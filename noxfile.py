@@ -42,8 +42,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Build-time and page-size figures as JSON (see benchmarks/bench.py)."""
-    install(session)
+    """Build, page-size and reader-speed figures as JSON (benchmarks/bench.py; needs Chromium)."""
+    install(session, "[test]")  # playwright drives Chromium for the reader-speed figures
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 
