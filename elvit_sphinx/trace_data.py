@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 #: Bump when the names, shapes or meaning of recorded arrays change: it is part of cache keys.
-TRACE_SCHEMA = 1
+TRACE_SCHEMA = 2
 _META_KEY = "__meta__"
 
 

@@ -34,6 +34,8 @@ def test_trace_names_and_shapes_follow_the_config(small_trace):
     assert small_trace["encoder.layer.0.attention.query"].shape == (h, t, d // h)
     assert small_trace["encoder.layer.11.attention.scores"].shape == (h, t, t)
     assert small_trace["encoder.layer.5.mlp.gelu"].shape == (t, cfg.intermediate_size)
+    assert small_trace["param.layer.2.layernorm_after.weight"].shape == (d,)
+    assert small_trace["param.classifier.weight"].shape == (cfg.num_labels, d)
     assert small_trace["input.image"].shape == (224, 224, 3)
     assert small_trace["input.image"].dtype == np.uint8
     np.testing.assert_allclose(small_trace["probs"].sum(), 1.0, rtol=1e-6)
@@ -87,3 +89,15 @@ def test_vit_b16_geometry_from_a_saved_folder_matches_reference(tmp_path, sample
     assert trace["encoder.layer.0.attention.key"].shape == (12, 197, 64)
     assert cfg.trained and cfg.model_label.startswith("checkpoint folder")
     assert_matches_reference(loaded, trace)
+
+
+def test_recorded_parameters_reproduce_layernorm_and_head(small_trace):
+    """γ, β and the classifier in the trace are the ones the forward pass used."""
+    cfg = small_trace.config
+    x = small_trace["encoder.layer.3.residual_1"].astype(np.float64)
+    expected = reference.layer_norm(x, small_trace["param.layer.3.layernorm_after.weight"],
+                                    small_trace["param.layer.3.layernorm_after.bias"], cfg.layer_norm_eps)
+    np.testing.assert_allclose(small_trace["encoder.layer.3.layernorm_after"], expected, rtol=1e-4, atol=1e-5)
+    final = small_trace["layernorm"].astype(np.float64)
+    logits = final[0] @ small_trace["param.classifier.weight"].T + small_trace["param.classifier.bias"]
+    np.testing.assert_allclose(small_trace["logits"], logits, rtol=1e-4, atol=1e-5)

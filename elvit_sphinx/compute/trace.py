@@ -5,6 +5,10 @@ Names (shapes for N patches, T = N+1 tokens, D hidden, h heads, d = D/h, M MLP w
 * ``input.image`` (H×W×3 uint8, what the model sees), ``input.pixels`` (3×H×W, normalised)
 * ``param.patch_kernel`` (D×3×P×P), ``param.patch_bias`` (D), ``param.cls_token`` (D),
   ``param.position_embeddings`` (T×D)
+* per block i: ``param.layer.{i}.layernorm_before.weight`` / ``.bias`` and
+  ``param.layer.{i}.layernorm_after.weight`` / ``.bias`` (γ and β, D each)
+* ``param.layernorm.weight`` / ``.bias`` (the final LayerNorm's γ, β), ``param.classifier.weight``
+  (classes×D), ``param.classifier.bias`` (classes)
 * ``embeddings.patches`` (N×D), ``embeddings.with_cls`` (T×D), ``embeddings.output`` (T×D)
 * per block i, prefix ``encoder.layer.{i}.``: ``layernorm_before``, ``attention.query``,
   ``attention.key``, ``attention.value`` (h×T×d), ``attention.scores`` (pre-softmax, h×T×T),
@@ -144,6 +148,15 @@ def trace_image(loaded: LoadedModel, image_path: str | os.PathLike,
     for name, tensor in recorded.items():
         if name.startswith("encoder.") or name == "layernorm":
             arrays[name] = _numpy(tensor[0])
+    for i, layer in enumerate(vit.layers):
+        for norm in ("layernorm_before", "layernorm_after"):
+            module = getattr(layer, norm)
+            arrays[f"param.layer.{i}.{norm}.weight"] = _numpy(module.weight)
+            arrays[f"param.layer.{i}.{norm}.bias"] = _numpy(module.bias)
+    arrays["param.layernorm.weight"] = _numpy(vit.layernorm.weight)
+    arrays["param.layernorm.bias"] = _numpy(vit.layernorm.bias)
+    arrays["param.classifier.weight"] = _numpy(loaded.model.classifier.weight)
+    arrays["param.classifier.bias"] = _numpy(loaded.model.classifier.bias)
     arrays["logits"] = _numpy(logits[0])
     arrays["probs"] = _numpy(torch.softmax(logits[0].float(), dim=-1))
     ordered = {name: arrays[name] for name in expected_names(config.num_layers)}
@@ -156,4 +169,9 @@ def expected_names(num_layers: int) -> list[str]:
              "embeddings.patches", "embeddings.with_cls", "embeddings.output"]
     for i in range(num_layers):
         names += [f"encoder.layer.{i}.{part}" for part in LAYER_PARTS]
+    for i in range(num_layers):
+        names += [f"param.layer.{i}.{norm}.{kind}" for norm in ("layernorm_before", "layernorm_after")
+                  for kind in ("weight", "bias")]
+    names += ["param.layernorm.weight", "param.layernorm.bias", "param.classifier.weight",
+              "param.classifier.bias"]
     return names + ["layernorm", "logits", "probs"]
