@@ -66,6 +66,7 @@ class ElvitViewDirective(SphinxDirective):
             serial=self.env.new_serialno("elvit-view"),
             caption=self.options.get("caption", ""), provenance=provenance(config),
             alt=self.view.alt(config, options),
+            links=self.view.links(config, options) if self.view.links else {},
         )
         self.set_source_info(node)
         return [node]

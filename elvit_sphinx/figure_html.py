@@ -13,13 +13,16 @@ from elvit_sphinx.views.base import script_safe
 
 
 def figure_html(view: str, element_id: str, key: str, data_json: str, alt: str, caption: str,
-                provenance: str, fallback_img: str = "") -> str:
+                provenance: str, fallback_img: str = "", links_json: str = "") -> str:
     noscript = (fallback_img or "") + f'<p class="elvit-alt">{html.escape(alt)}</p>'
+    links = (f'<script type="application/json" class="elvit-links">{script_safe(links_json)}</script>'
+             if links_json else "")
     parts = [
         f'<figure class="elvit-figure" data-elvit-view="{html.escape(view)}" '
         f'data-elvit-key="{html.escape(key)}" id="{html.escape(element_id)}">',
         f'<div class="elvit-view-root" role="group" aria-label="{html.escape(alt)}"></div>',
         f'<script type="application/json" class="elvit-data">{script_safe(data_json)}</script>',
+        links,
         f"<noscript>{noscript}</noscript>",
         "<figcaption>",
         f'<span class="elvit-caption">{html.escape(caption)}</span> ' if caption else "",

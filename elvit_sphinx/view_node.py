@@ -9,6 +9,7 @@ as ``_elvit/<key>/<chunk>.js``. Other builders get the alt text and caption.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tempfile
 
@@ -24,7 +25,7 @@ CHUNK_FOLDER = "_elvit"
 
 
 class elvit_view(nodes.General, nodes.Element):  # noqa: N801 - docutils naming convention
-    """A view: attributes view, key, image, options, serial, caption, provenance, alt."""
+    """A view: attributes view, key, image, options, serial, caption, provenance, alt, links."""
 
 
 def _regenerate(env, node) -> str | None:
@@ -58,8 +59,31 @@ def publish_chunks(build, key: str, outdir: str) -> None:
                          os.path.join(outdir, CHUNK_FOLDER, key, f"{name}.js"))
 
 
+def resolve_links(builder, node, targets: dict[str, str]) -> dict[str, str]:
+    """{name: label or docname} → {name: URL relative to this page}; warns on a missing target."""
+    env = builder.env
+    labels = env.domaindata.get("std", {}).get("labels", {})
+    resolved = {}
+    for name, target in sorted(targets.items()):
+        if target in labels and labels[target][0]:
+            docname, anchor = labels[target][0], labels[target][1]
+        elif target in env.all_docs:
+            docname, anchor = target, ""
+        else:
+            logger.warning(f"elvit-{node['view']}: link target {target!r} (for {name!r}) is neither a "
+                           "label nor a document of this book", location=node, type="elvit",
+                           subtype="link")
+            continue
+        # A link to the page itself is "" relative to itself: name the file instead.
+        uri = (builder.get_relative_uri(builder.current_docname, docname)
+               or posixpath.basename(builder.get_target_uri(docname)))
+        resolved[name] = uri + (f"#{anchor}" if anchor else "")
+    return resolved
+
+
 def visit_elvit_view_html(self, node) -> None:
     from elvit_sphinx.build_state import state
+    from elvit_sphinx.views.base import to_json
 
     build = state(self.builder.env)
     data = build.cache.read_text(build.cache.view_path(node["key"])) or _regenerate(self.builder.env, node)
@@ -68,8 +92,11 @@ def visit_elvit_view_html(self, node) -> None:
                        type="elvit", subtype="cache")
         raise nodes.SkipNode
     publish_chunks(build, node["key"], self.builder.outdir)
+    links = node.get("links") or {}
+    links_json = to_json(resolve_links(self.builder, node, links)) if links else ""
     self.body.append(figure_html(node["view"], f"elvit-{node['serial']}", node["key"], data,
-                                 node["alt"], node["caption"], node["provenance"]))
+                                 node["alt"], node["caption"], node["provenance"],
+                                 links_json=links_json))
     raise nodes.SkipNode
 
 

@@ -200,3 +200,22 @@ def test_parallel_build_gives_the_same_html_as_a_serial_build(tmp_path):
         b = (tmp_path / "parallel" / "html" / page).read_text()
         assert a == b, f"{page} differs between serial and -j 2 builds"
     assert "elvit-figure" in (tmp_path / "parallel" / "html" / "page3.html").read_text()
+
+
+def test_view_links_resolve_through_sphinx_and_a_missing_target_warns(make_app, tmp_path,
+                                                                      monkeypatch):
+    import dataclasses
+
+    from elvit_sphinx.views import VIEWS
+
+    linked = dataclasses.replace(VIEWS["prediction"], links=lambda config, options: {
+        "home": "index", "nowhere": "no-such-chapter"})
+    monkeypatch.setitem(VIEWS, "prediction", linked)
+    app = make_app("html", srcdir=copy_root("basic", tmp_path))
+    app.build()
+    warnings = warnings_of(app)
+    assert "link target 'no-such-chapter' (for 'nowhere')" in warnings
+    assert f"{Path(app.srcdir) / 'index.rst'}:" in warnings
+    html = (Path(app.outdir) / "index.html").read_text()
+    links = re.search(r'<script type="application/json" class="elvit-links">(.*?)</script>', html)
+    assert json.loads(links.group(1)) == {"home": "index.html"}

@@ -321,6 +321,9 @@
       this.key = figure.dataset.elvitKey;
       this.root = figure.querySelector(".elvit-view-root");
       this.data = JSON.parse(figure.querySelector("script.elvit-data").textContent);
+      const links = figure.querySelector("script.elvit-links");
+      /* {name: URL} of the places in the book this view links to (ViewSpec.links). */
+      this.links = links ? JSON.parse(links.textContent) : {};
       this.state = {};
     }
 

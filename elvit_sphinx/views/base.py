@@ -64,6 +64,11 @@ class ViewSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     #: Shared scripts under ``static/`` this view needs besides the runtime (e.g. d3 for charts).
     libraries: tuple[str, ...] = ()
+    #: (TraceConfig, options) -> {name: target}: places in the book the view links to. A target
+    #: is a label (``(chapter-attention)=`` in MyST) or a document name; Sphinx resolves them
+    #: when the page is written (a missing one is a warning with file:line) and the script reads
+    #: the URLs from ``view.links[name]``.
+    links: Callable[[TraceConfig, dict], dict[str, str]] | None = None
 
     @property
     def script(self) -> str:
