@@ -17,8 +17,25 @@ Box(x0=..., y0=..., x1=..., y1=...)
 The same from a shell: ``python -m code_graph path/to/modeling_vit.py --classes --json``.
 """
 
+import importlib
+
 from .analyzer import analyze
 from .model import EDGE_KINDS, NODE_KINDS, Edge, Graph, Node, SourceError
 from .sources import locate
 
-__all__ = ["EDGE_KINDS", "NODE_KINDS", "Edge", "Graph", "Node", "SourceError", "analyze", "locate"]
+__all__ = [
+    "EDGE_KINDS", "NODE_KINDS", "Box", "Edge", "Graph", "Layout", "Node", "PlacedNode",
+    "SourceError", "analyze", "layout", "locate",
+]
+
+
+def __getattr__(name: str):
+    # The layout needs numpy and networkx (≈0.3 s to import); analysis alone and the CLI
+    # should not pay for them, so the layout names are loaded on first use.
+    if name in ("Box", "Layout", "PlacedNode", "layout"):
+        module = importlib.import_module(".layout", __name__)
+        # Importing the submodule bound ``code_graph.layout`` to it; the API name is the function.
+        globals().update(Box=module.Box, Layout=module.Layout, PlacedNode=module.PlacedNode,
+                         layout=module.layout)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -52,14 +52,18 @@ class Edge:
 
 @dataclass(frozen=True, order=True)
 class SourceError:
-    """A file that could not be analysed (syntax error, unreadable, missing)."""
+    """A file that could not be analysed (syntax error, unreadable, missing).
+
+    ``line`` is 0 when the problem is the whole file; it then reads ``file: message``.
+    """
 
     file: str
     line: int
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
 
 
 @dataclass
