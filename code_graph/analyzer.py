@@ -24,6 +24,9 @@ from pathlib import Path
 from .model import Graph, Node
 from .sources import Parsed, discover, parse
 
+#: Methods that put their (last) argument into a container; ``extend`` adds many.
+_FILLERS = ("append", "add", "insert", "extend")
+
 #: A binding: (kind, payload, scope to evaluate the payload in). Kinds: ``scope`` (payload: a
 #: Scope), ``module`` (a real module name), ``from`` ((real module, name)), ``expr``, ``iter``
 #: (the name takes each item of the expression), ``annotation``, ``self``, ``cls``, ``none``.
@@ -229,6 +232,18 @@ class ScopeBuilder(ast.NodeVisitor):
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.name:
             self.scope.bind(node.name, "none")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        """``self.blocks.append(Block())``, ``layers.extend(...)``: containers filled later."""
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _FILLERS and node.args:
+            item = node.args[-1]
+            value = item if func.attr == "extend" else ast.List(elts=[item], ctx=ast.Load())
+            if isinstance(func.value, ast.Name) and func.value.id in self.scope.bindings:
+                self.scope.bind(func.value.id, "expr", value)
+            elif isinstance(func.value, ast.Attribute):
+                self._bind_attribute(func.value, "expr", value)
         self.generic_visit(node)
 
     def visit_Import(self, node: ast.Import) -> None:

@@ -11,10 +11,10 @@ name their import resolves to, and no file or lines.
 from __future__ import annotations
 
 import json
+import tokenize
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 #: Node kinds. ``external`` marks a base class that is not part of the analysed files.
 NODE_KINDS = ("module", "class", "function", "method", "external")
@@ -172,7 +172,8 @@ class Graph:
         node = self.nodes[node_id]
         if node.file is None or node.line is None or node.end_line is None:
             return ""
-        lines = Path(node.file).read_text(encoding="utf-8").splitlines(keepends=True)
+        with tokenize.open(node.file) as handle:  # honours a ``# -*- coding`` declaration
+            lines = handle.readlines()
         return "".join(lines[node.line - 1:node.end_line])
 
     def to_dict(self) -> dict:

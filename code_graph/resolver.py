@@ -31,7 +31,6 @@ Value = tuple[str, str]
 Values = frozenset[Value]
 EMPTY: Values = frozenset()
 _BUILTINS = frozenset(dir(builtins))
-_COLLECTIONS = (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.GeneratorExp)
 _NESTED = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
@@ -329,11 +328,10 @@ class Resolver:
             elif kind == "instance":
                 result |= {v for f in self.call_target(ref) for v in self.returns(self.scopes[f])}
             elif kind == "external":
-                # A container built from a literal of instances: nn.ModuleList([Block(c) for ...]).
+                # A container built from instances: nn.ModuleList([Block(c) for ...]),
+                # nn.Sequential(*blocks).
                 for arg in call.args:
-                    arg = arg.value if isinstance(arg, ast.Starred) else arg
-                    if isinstance(arg, _COLLECTIONS):
-                        result |= _kind_values(self.eval(arg, scope, local), "items")
+                    result |= _kind_values(self.eval(arg, scope, local), "items")
         return frozenset(result)
 
     # Edges -------------------------------------------------------------------------------

@@ -32,6 +32,12 @@ def out(graph, source: str, kind: str) -> set[str]:
     return {e.target.removeprefix("m.") for e in graph.edges if e.source == f"m.{source}" and e.kind == kind}
 
 
+def assert_edges(graph, expected: dict[str, set[str]]) -> None:
+    """``{"Source.method kind": {targets}}``, compared all at once so one failure shows every gap."""
+    found = {key: out(graph, *key.split()) for key in expected}
+    assert found == expected
+
+
 def test_calls_and_instantiation_through_attributes(tmp_path):
     graph = graph_of(tmp_path, """
         class MLP:
@@ -55,12 +61,14 @@ def test_calls_and_instantiation_through_attributes(tmp_path):
             block = Block()
             return block.helper()
         """)
-    assert out(graph, "Block.__init__", "instantiates") == {"MLP"}
-    assert out(graph, "Block.forward", "calls") == {"MLP.forward"}
-    assert out(graph, "Block.helper", "calls") == {"Block.forward"}
-    assert out(graph, "make", "instantiates") == {"Block"}
-    assert out(graph, "make", "calls") == {"Block.helper"}
-    assert out(graph, "build", "instantiates") == set()
+    assert_edges(graph, {
+        "Block.__init__ instantiates": {"MLP"},
+        "Block.forward calls": {"MLP.forward"},
+        "Block.helper calls": {"Block.forward"},
+        "make instantiates": {"Block"},
+        "make calls": {"Block.helper"},
+        "build instantiates": set(),
+    })
     node = graph.nodes["m.Block.forward"]
     assert (node.kind, node.line, node.end_line) == ("method", 10, 11)
 
@@ -103,6 +111,9 @@ def test_module_list_comprehension_lists_and_conditionals(tmp_path):
         class C(nn.Module):
             def forward(self, x): ...
 
+        class D(nn.Module):
+            def forward(self, x): ...
+
         class Net(nn.Module):
             def __init__(self, config, deep):
                 super().__init__()
@@ -110,6 +121,12 @@ def test_module_list_comprehension_lists_and_conditionals(tmp_path):
                 self.pair = [B(), C()]
                 self.head = B() if deep else C()
                 self.linear = nn.Linear(3, 3)
+                self.appended = nn.ModuleList()
+                for _ in range(2):
+                    self.appended.append(D())
+                stages = []
+                stages.extend(A() for _ in range(2))
+                self.stages = nn.Sequential(*stages)
 
             def through_blocks(self, x):
                 for block in self.blocks:
@@ -124,12 +141,20 @@ def test_module_list_comprehension_lists_and_conditionals(tmp_path):
 
             def through_comprehension(self, x):
                 return [block(x) for block in self.blocks]
+
+            def through_filled_containers(self, x):
+                for module in self.appended:
+                    x = module(x)
+                return self.stages[-1](x)
         """)
-    assert out(graph, "Net.__init__", "instantiates") == {"A", "B", "C"}
-    assert out(graph, "Net.through_blocks", "calls") == {"A.forward"}
-    assert out(graph, "Net.through_first_pair", "calls") == {"B.forward", "C.forward"}
-    assert out(graph, "Net.through_head", "calls") == {"B.forward", "C.forward"}
-    assert out(graph, "Net.through_comprehension", "calls") == {"A.forward"}
+    assert_edges(graph, {
+        "Net.__init__ instantiates": {"A", "B", "C", "D"},
+        "Net.through_blocks calls": {"A.forward"},
+        "Net.through_first_pair calls": {"B.forward", "C.forward"},
+        "Net.through_head calls": {"B.forward", "C.forward"},
+        "Net.through_comprehension calls": {"A.forward"},
+        "Net.through_filled_containers calls": {"A.forward", "D.forward"},
+    })
     # External callees (nn.Linear, nn.ModuleList) are dropped; external bases are kept.
     assert not any(e.target.startswith("torch") for e in graph.edges if e.kind != "inherits")
     assert out(graph, "Net", "inherits") == {"torch.nn.Module"}
@@ -156,13 +181,15 @@ def test_inheritance_and_super(tmp_path):
         class Error(Exception): ...
         class Old(object): ...
         """)
-    assert out(graph, "Mid", "inherits") == {"Base"}
-    assert out(graph, "Leaf", "inherits") == {"Mid"}
-    assert out(graph, "Mid.run", "calls") == {"Base.run"}
-    assert out(graph, "Leaf.__init__", "calls") == {"Base.__init__"}
-    assert out(graph, "Leaf.go", "calls") == {"Mid.run"}
-    assert out(graph, "Error", "inherits") == {"builtins.Exception"}
-    assert out(graph, "Old", "inherits") == set()
+    assert_edges(graph, {
+        "Mid inherits": {"Base"},
+        "Leaf inherits": {"Mid"},
+        "Mid.run calls": {"Base.run"},
+        "Leaf.__init__ calls": {"Base.__init__"},
+        "Leaf.go calls": {"Mid.run"},
+        "Error inherits": {"builtins.Exception"},
+        "Old inherits": set(),
+    })
 
 
 def test_nested_classes(tmp_path):
@@ -180,9 +207,11 @@ def test_nested_classes(tmp_path):
         """)
     assert graph.nodes["m.Outer.Inner"].kind == "class"
     assert graph.nodes["m.Outer.Inner.forward"].kind == "method"
-    assert out(graph, "Outer", "defines") == {"Outer.Inner", "Outer.__init__", "Outer.forward"}
-    assert out(graph, "Outer.__init__", "instantiates") == {"Outer.Inner"}
-    assert out(graph, "Outer.forward", "calls") == {"Outer.Inner.forward"}
+    assert_edges(graph, {
+        "Outer defines": {"Outer.Inner", "Outer.__init__", "Outer.forward"},
+        "Outer.__init__ instantiates": {"Outer.Inner"},
+        "Outer.forward calls": {"Outer.Inner.forward"},
+    })
     classes = graph.class_graph()
     assert {(e.target, e.kind) for e in classes.edges if e.source == "m.Outer"} == {
         ("m.Outer.Inner", kind) for kind in ("defines", "instantiates", "calls")}
@@ -219,11 +248,13 @@ def test_decorated_methods(tmp_path):
             def use(self):
                 return self.sub(1)
         """)
-    assert out(graph, "K.make", "instantiates") == {"K"}
-    assert out(graph, "K.build", "instantiates") == {"K"}
-    assert out(graph, "K.cached", "calls") == {"K.make"}
-    assert out(graph, "K", "calls") == {"register"}  # applying a decorator calls it
-    assert out(graph, "K.use", "calls") == {"Sub.__call__"}
+    assert_edges(graph, {
+        "K.make instantiates": {"K"},
+        "K.build instantiates": {"K"},
+        "K.cached calls": {"K.make"},
+        "K calls": {"register"},  # applying a decorator calls it
+        "K.use calls": {"Sub.__call__"},
+    })
     cached = graph.nodes["m.K.cached"]
     assert (cached.kind, cached.line, cached.end_line) == ("method", 19, 22)
 
@@ -302,9 +333,10 @@ def vit():
 
 
 def test_locating_and_analysing_vit_imports_neither_transformers_nor_torch():
+    """Nor networkx: the layout, and what it imports, load only when asked for."""
     code = ("import sys, code_graph; code_graph.analyze([code_graph.locate("
             "'transformers.models.vit.modeling_vit')]); "
-            "print(sorted(m for m in ('torch', 'transformers', 'sphinx') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'transformers', 'sphinx', 'networkx') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
     assert result.stdout.strip() == "[]"
