@@ -3,7 +3,7 @@
 EL-VIT (section V-B) lays its knowledge graph out with "text-node forces": every label is a
 node of the force simulation, attracted to its own node and repelled by the other labels and
 nodes. Here networkx's ``spring_layout`` places the nodes (it has no notion of label size),
-then :func:`layout` adds what it lacks:
+then :func:`layout_graph` adds what it lacks:
 
 1. label forces — each label box is pulled towards a spot just below its node and pushed out
    of every label box and node marker it overlaps (the nodes give way a little, too);
@@ -16,6 +16,9 @@ box is ``len(text) * char_width + padding`` wide and ``line_height`` high, exact
 monospace font of that advance width draws. ``y`` grows upwards (Bokeh's data coordinates);
 the layout is translated so that its bounding box starts at (0, 0). The same graph and
 parameters give the same coordinates: the spring layout is seeded and nothing else is random.
+
+Made for class graphs (tens of nodes: ``modeling_vit.py`` gives 13); the forces cost
+O(n²) per iteration and the final pass up to O(n³), so a few hundred nodes take seconds.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ class Layout:
         return json.dumps(self.to_dict(), indent=indent)
 
 
-def layout(
+def layout_graph(
     graph: Graph,
     *,
     char_width: float = 7.0,
@@ -167,7 +170,13 @@ def _spring(ids: list[str], edges: list[Edge], half: np.ndarray, radius: float, 
     n = len(ids)
     spread = 1.25 * (float(half[n:, 0].mean()) * 2 + 2 * radius + 4 * gap)
     # spring_layout fills [-1, 1]²; n nodes there are ~2/sqrt(n) apart, so scale by spread·sqrt(n)/2.
-    positions = nx.spring_layout(graph, seed=seed, scale=spread * max(1.0, math.sqrt(n)) / 2)
+    scale = spread * max(1.0, math.sqrt(n)) / 2
+    try:
+        positions = nx.spring_layout(graph, seed=seed, scale=scale)
+    except ImportError:
+        # From 500 nodes networkx's spring layout needs scipy, which this package does not
+        # require: start from a seeded scatter instead and let the label forces spread it.
+        positions = {k: (v - 0.5) * 2 * scale for k, v in nx.random_layout(graph, seed=seed).items()}
     return np.array([positions[i] for i in ids], dtype=float).reshape(n, 2)
 
 
@@ -219,31 +228,41 @@ def _remove_overlaps(centres: np.ndarray, half: np.ndarray, edges: list[Edge], i
         degree[edge.target] += 1
     ranked = sorted(range(n), key=lambda i: (-degree[ids[i]], ids[i]))
     result = centres.copy()
-    placed = np.empty((0, 4))  # x0, y0, x1, y1 of the boxes placed so far
-    for body in [*ranked, *(n + i for i in ranked)]:
+    boxes = np.empty((2 * n, 4))  # x0, y0, x1, y1 of the boxes placed so far (first `count` rows)
+    for count, body in enumerate([*ranked, *(n + i for i in ranked)]):
         hw, hh = half[body]
         wanted = result[body]
+        placed = boxes[:count]
         bases = [wanted]
         if body >= n:
             node = result[body - n]
             reach_x, reach_y = radius + gap + hw, radius + gap + hh
             bases += [node + offset for offset in ((0, -reach_y), (0, reach_y), (reach_x, 0), (-reach_x, 0))]
-        candidates = [*bases]
-        for base in bases:
-            for x in (*(placed[:, 0] - hw - gap), *(placed[:, 2] + hw + gap)):
-                candidates.append((x, base[1]))
-            for y in (*(placed[:, 1] - hh - gap), *(placed[:, 3] + hh + gap)):
-                candidates.append((base[0], y))
-        points = np.array(candidates, dtype=float)
-        # Keep at least gap/2 clear (candidates are a whole gap away), so that rounding
-        # the coordinates later cannot make two boxes touch.
-        x, y = points[:, None, 0], points[:, None, 1]
-        ex, ey = hw + gap / 2, hh + gap / 2
-        hit_x = (x - ex < placed[:, 2]) & (placed[:, 0] < x + ex)
-        hit_y = (y - ey < placed[:, 3]) & (placed[:, 1] < y + ey)
-        free = ~(hit_x & hit_y).any(axis=1)
-        cost = np.hypot(*(points - wanted).T)
-        best = points[np.flatnonzero(free)[np.argmin(cost[free])]]
+        if _free(np.array([wanted]), hw, hh, placed, gap)[0]:
+            best = wanted  # the usual case after the forces: nothing to search
+        else:
+            base = np.array(bases)
+            xs = np.concatenate([placed[:, 0] - hw - gap, placed[:, 2] + hw + gap])
+            ys = np.concatenate([placed[:, 1] - hh - gap, placed[:, 3] + hh + gap])
+            beside = np.stack(np.broadcast_arrays(xs[None, :], base[:, 1:2]), axis=-1).reshape(-1, 2)
+            above = np.stack(np.broadcast_arrays(base[:, 0:1], ys[None, :]), axis=-1).reshape(-1, 2)
+            points = np.vstack([base, beside, above])
+            free = _free(points, hw, hh, placed, gap)
+            cost = np.hypot(*(points - wanted).T)
+            best = points[np.flatnonzero(free)[np.argmin(cost[free])]]
         result[body] = best
-        placed = np.vstack([placed, [best[0] - hw, best[1] - hh, best[0] + hw, best[1] + hh]])
+        boxes[count] = [best[0] - hw, best[1] - hh, best[0] + hw, best[1] + hh]
     return result
+
+
+def _free(points: np.ndarray, hw: float, hh: float, placed: np.ndarray, gap: float) -> np.ndarray:
+    """Which centres leave a box of half-size (hw, hh) at least gap/2 clear of every placed box.
+
+    Candidates are placed a whole gap away, so they pass; the slack means rounding the
+    coordinates to 0.01 later cannot make two boxes touch.
+    """
+    x, y = points[:, None, 0], points[:, None, 1]
+    ex, ey = hw + gap / 2, hh + gap / 2
+    hit_x = (x - ex < placed[:, 2]) & (placed[:, 0] < x + ex)
+    hit_y = (y - ey < placed[:, 3]) & (placed[:, 1] < y + ey)
+    return ~(hit_x & hit_y).any(axis=1)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from code_graph import Box, Edge, Graph, Node, analyze, layout, locate
+from code_graph import Box, Edge, Graph, Node, analyze, layout_graph, locate
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def overlaps(placed) -> list[tuple[str, str, str]]:
 
 
 def test_vit_class_graph_has_no_overlapping_text(vit_classes):
-    placed = layout(vit_classes, char_width=7.2, line_height=15.0, padding=6.0, node_radius=7.0)
+    placed = layout_graph(vit_classes, char_width=7.2, line_height=15.0, padding=6.0, node_radius=7.0)
     assert set(placed.nodes) == set(vit_classes.nodes)
     assert overlaps(placed) == []
     for node in placed.nodes.values():
@@ -48,7 +48,7 @@ def test_vit_class_graph_has_no_overlapping_text(vit_classes):
 
 def test_text_node_forces_keep_labels_just_below_their_nodes(vit_classes):
     """Labels rest centred below their node; the forces (not the final pass) get them there."""
-    placed = layout(vit_classes, line_height=14.0, node_radius=6.0, gap=4.0)
+    placed = layout_graph(vit_classes, line_height=14.0, node_radius=6.0, gap=4.0)
     offsets = []
     for node in placed.nodes.values():
         box = node.label_box
@@ -59,10 +59,11 @@ def test_text_node_forces_keep_labels_just_below_their_nodes(vit_classes):
 
 
 def test_layout_is_deterministic(vit_classes):
-    first = layout(vit_classes).to_dict()
-    assert layout(vit_classes).to_dict() == first
-    assert layout(analyze([locate("transformers.models.vit.modeling_vit")]).class_graph()).to_dict() == first
-    assert layout(vit_classes, seed=1).to_dict() != first
+    first = layout_graph(vit_classes).to_dict()
+    assert layout_graph(vit_classes).to_dict() == first
+    reanalysed = analyze([locate("transformers.models.vit.modeling_vit")]).class_graph()
+    assert layout_graph(reanalysed).to_dict() == first
+    assert layout_graph(vit_classes, seed=1).to_dict() != first
 
 
 def crowd(count: int, edges: bool) -> Graph:
@@ -78,12 +79,12 @@ def crowd(count: int, edges: bool) -> Graph:
 
 @pytest.mark.parametrize("edges", [True, False])
 def test_crowded_graphs_have_no_overlaps(edges):
-    placed = layout(crowd(40, edges), iterations=5)  # few iterations: the final pass must do the work
+    placed = layout_graph(crowd(40, edges), iterations=5)  # few iterations: the final pass must do the work
     assert overlaps(placed) == []
 
 
 def test_json_shape_and_empty_graph(vit_classes):
-    data = json.loads(layout(vit_classes).to_json())
+    data = json.loads(layout_graph(vit_classes).to_json())
     assert set(data) == {
         "units", "char_width", "line_height", "padding", "node_radius", "bbox", "nodes", "edges"}
     node = data["nodes"][0]
@@ -91,7 +92,7 @@ def test_json_shape_and_empty_graph(vit_classes):
     assert len(node["label_box"]) == 4
     assert [n["id"] for n in data["nodes"]] == sorted(n["id"] for n in data["nodes"])
     assert set(data["edges"][0]) == {"source", "target", "kind"}
-    empty = layout(Graph())
+    empty = layout_graph(Graph())
     assert empty.nodes == {} and empty.bbox == Box(0, 0, 0, 0)
 
 
@@ -99,6 +100,19 @@ def test_self_loops_and_bad_parameters():
     graph = Graph()
     graph.add_node(Node("a", "A", "class"))
     graph.add_edge("a", "a", "calls")
-    assert layout(graph).edges == [Edge("a", "a", "calls")]
+    assert layout_graph(graph).edges == [Edge("a", "a", "calls")]
     with pytest.raises(ValueError):
-        layout(graph, gap=0)
+        layout_graph(graph, gap=0)
+
+
+def test_without_scipy_large_graphs_still_get_a_layout(monkeypatch):
+    """networkx's spring layout needs scipy from 500 nodes on; the fallback must hold the guarantee."""
+    import networkx
+
+    def needs_scipy(*args, **kwargs):
+        raise ImportError("No module named 'scipy'")
+
+    monkeypatch.setattr(networkx, "spring_layout", needs_scipy)
+    placed = layout_graph(crowd(30, edges=True))
+    assert len(placed.nodes) == 31 and overlaps(placed) == []
+    assert layout_graph(crowd(30, edges=True)).to_dict() == placed.to_dict()
