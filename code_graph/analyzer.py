@@ -42,7 +42,6 @@ class Scope:
     node: ast.AST
     parent: Scope | None
     real_module: str = ""
-    file: str = ""
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     globals: set[str] = field(default_factory=set)
     children: list[Scope] = field(default_factory=list)
@@ -94,15 +93,27 @@ def _own_nodes(node: ast.AST) -> Iterable[ast.AST]:
             stack.extend(ast.iter_child_nodes(child))
 
 
-def _first_doc_line(node: ast.AST) -> str:
-    try:
-        doc = ast.get_docstring(node)  # type: ignore[arg-type]
-    except TypeError:
-        return ""
-    for line in (doc or "").splitlines():
+def _first_doc_line(node: ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    for line in (ast.get_docstring(node) or "").splitlines():
         if line.strip():
             return line.strip()
     return ""
+
+
+def _unpacked(value: ast.expr | None, kind: str) -> list[ast.expr | None] | None:
+    """What each name of ``a, b = …`` (or ``for a, b in …``) is bound to, where it is plain.
+
+    ``for i, layer in enumerate(self.layers)`` binds ``layer`` to the items of
+    ``self.layers``; ``for a, b in zip(xs, ys)`` binds ``a`` and ``b`` likewise.
+    """
+    if kind == "expr" and isinstance(value, ast.Tuple | ast.List):
+        return list(value.elts)
+    if kind == "iter" and isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+        if value.func.id == "enumerate" and value.args:
+            return [None, value.args[0]]
+        if value.func.id == "zip":
+            return list(value.args)
+    return None
 
 
 class ScopeBuilder(ast.NodeVisitor):
@@ -112,7 +123,7 @@ class ScopeBuilder(ast.NodeVisitor):
         self.graph = graph
         self.file = str(parsed.file.path)
         source = parsed.file
-        self.module = Scope(source.module, "module", parsed.tree, None, source.real, self.file)
+        self.module = Scope(source.module, "module", parsed.tree, None, source.real)
         self.package = source.real if source.is_package else source.real.rpartition(".")[0]
         graph.add_node(Node(source.module, source.module.rpartition(".")[2], "module", self.file,
                             1, parsed.lines, _first_doc_line(parsed.tree)))
@@ -123,7 +134,7 @@ class ScopeBuilder(ast.NodeVisitor):
 
     def _enter(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, kind: str) -> Scope:
         parent = self.scope
-        scope = Scope(f"{parent.id}.{node.name}", kind, node, parent, parent.real_module, self.file)
+        scope = Scope(f"{parent.id}.{node.name}", kind, node, parent, parent.real_module)
         parent.children.append(scope)
         parent.bind(node.name, "scope", scope)
         # The span starts at the first decorator: the reader who opens a class sees them.
@@ -180,7 +191,7 @@ class ScopeBuilder(ast.NodeVisitor):
         elif isinstance(target, ast.Attribute):
             self._bind_attribute(target, kind, value)
         elif isinstance(target, ast.Tuple | ast.List):
-            items = value.elts if isinstance(value, ast.Tuple | ast.List) and kind == "expr" else None
+            items = _unpacked(value, kind)
             if items is not None and len(items) != len(target.elts):
                 items = None
             for index, element in enumerate(target.elts):

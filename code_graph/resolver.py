@@ -11,6 +11,7 @@ An expression evaluates to a set of abstract *values*, pairs ``(kind, ref)``:
              an ``nn.Module`` does), looked up along the class's MRO within analysed code
 ``items``    a list, tuple, comprehension or container built from one (``nn.ModuleList([...])``)
              whose items are instances of an analysed class; iterating or indexing gives them
+``class-items`` the same for classes, e.g. a registry ``{"eager": Attention, ...}``
 ``super``    the proxy ``super()`` returns inside a class (ref: that class)
 ``external`` a dotted name outside the analysed files (``torch.nn.Linear``)
 
@@ -32,18 +33,26 @@ Values = frozenset[Value]
 EMPTY: Values = frozenset()
 _BUILTINS = frozenset(dir(builtins))
 _NESTED = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+_ITEMS = {"instance": "items", "class": "class-items"}
+_ELEMENTS = {items: kind for kind, items in _ITEMS.items()}
 
 
 def _kind(values: Iterable[Value], kind: str) -> list[str]:
     return [ref for k, ref in values if k == kind]
 
 
-def _as_items(values: Iterable[Value]) -> Values:
-    return frozenset(("items", ref) for k, ref in values if k in ("instance", "items"))
+def _collection(values: Iterable[Value]) -> Values:
+    """A container of these instances or classes (other values are not items we can follow)."""
+    return frozenset((_ITEMS[kind], ref) for kind, ref in values if kind in _ITEMS)
 
 
-def _item_instances(values: Iterable[Value]) -> Values:
-    return frozenset(("instance", ref) for ref in _kind(values, "items"))
+def _elements(values: Iterable[Value]) -> Values:
+    """What iterating over, or indexing, these containers gives."""
+    return frozenset((_ELEMENTS[kind], ref) for kind, ref in values if kind in _ELEMENTS)
+
+
+def _containers(values: Iterable[Value]) -> Values:
+    return frozenset(v for v in values if v[0] in _ELEMENTS)
 
 
 def _c3(sequences: list[list[str]]) -> list[str] | None:
@@ -164,7 +173,7 @@ class Resolver:
         if kind == "expr":
             return self.eval(payload, where)  # type: ignore[arg-type]
         if kind == "iter":
-            return _item_instances(self.eval(payload, where))  # type: ignore[arg-type]
+            return _elements(self.eval(payload, where))  # type: ignore[arg-type]
         if kind == "annotation":
             return self.instances(self.annotation(payload, where))  # type: ignore[arg-type]
         return EMPTY
@@ -188,15 +197,17 @@ class Resolver:
             found = set()
             for element in expr.elts:
                 if isinstance(element, ast.Starred):  # [*self.blocks, Head()] flattens
-                    found |= _kind_values(self.eval(element.value, scope, local), "items")
+                    found |= _containers(self.eval(element.value, scope, local))
                 else:
-                    found |= _as_items(_kind_values(self.eval(element, scope, local), "instance"))
+                    found |= _collection(self.eval(element, scope, local))
             return frozenset(found)
+        if isinstance(expr, ast.Dict):  # a registry: {"eager": Attention, "sdpa": SdpaAttention}
+            return _collection(v for value in expr.values for v in self.eval(value, scope, local))
         if isinstance(expr, ast.ListComp | ast.SetComp | ast.GeneratorExp):
             inner = self.comprehension(expr.generators, scope, local)
-            return _as_items(_kind_values(self.eval(expr.elt, scope, inner), "instance"))
+            return _collection(self.eval(expr.elt, scope, inner))
         if isinstance(expr, ast.Subscript):
-            return _item_instances(self.eval(expr.value, scope, local))
+            return _elements(self.eval(expr.value, scope, local))
         if isinstance(expr, ast.Starred | ast.NamedExpr | ast.Await):
             return self.eval(expr.value, scope, local)
         return EMPTY
@@ -205,7 +216,7 @@ class Resolver:
                       local: dict[str, Values] | None) -> dict[str, Values]:
         inner = dict(local or {})
         for generator in generators:
-            values = _item_instances(self.eval(generator.iter, scope, inner))
+            values = _elements(self.eval(generator.iter, scope, inner))
             for target in ast.walk(generator.target):
                 if isinstance(target, ast.Name):
                     inner[target.id] = values if target is generator.target else EMPTY
@@ -331,7 +342,7 @@ class Resolver:
                 # A container built from instances: nn.ModuleList([Block(c) for ...]),
                 # nn.Sequential(*blocks).
                 for arg in call.args:
-                    result |= _kind_values(self.eval(arg, scope, local), "items")
+                    result |= _containers(self.eval(arg, scope, local))
         return frozenset(result)
 
     # Edges -------------------------------------------------------------------------------
@@ -389,6 +400,3 @@ class Resolver:
         for kind, target in self.targets(values):
             self.graph.add_edge(scope.id, target, kind)
 
-
-def _kind_values(values: Values, kind: str) -> Values:
-    return frozenset(v for v in values if v[0] == kind)

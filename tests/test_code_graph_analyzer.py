@@ -142,6 +142,13 @@ def test_module_list_comprehension_lists_and_conditionals(tmp_path):
             def through_comprehension(self, x):
                 return [block(x) for block in self.blocks]
 
+            def through_enumerate_and_zip(self, x):
+                for i, block in enumerate(self.blocks):
+                    x = block(x)
+                for first, second in zip(self.appended, self.pair):
+                    x = first(x) + second(x)
+                return x
+
             def through_filled_containers(self, x):
                 for module in self.appended:
                     x = module(x)
@@ -154,11 +161,48 @@ def test_module_list_comprehension_lists_and_conditionals(tmp_path):
         "Net.through_head calls": {"B.forward", "C.forward"},
         "Net.through_comprehension calls": {"A.forward"},
         "Net.through_filled_containers calls": {"A.forward", "D.forward"},
+        "Net.through_enumerate_and_zip calls": {"A.forward", "B.forward", "C.forward", "D.forward"},
     })
     # External callees (nn.Linear, nn.ModuleList) are dropped; external bases are kept.
     assert not any(e.target.startswith("torch") for e in graph.edges if e.kind != "inherits")
     assert out(graph, "Net", "inherits") == {"torch.nn.Module"}
     assert graph.nodes["torch.nn.Module"].kind == "external"
+
+
+def test_transformers_4_style_encoder(tmp_path):
+    """The shape of transformers 4.x's ViT: an attention registry and an enumerate loop."""
+    graph = graph_of(tmp_path, """
+        from torch import nn
+
+        class SelfAttention(nn.Module):
+            def forward(self, x): ...
+
+        class SdpaSelfAttention(SelfAttention):
+            pass
+
+        ATTENTION_CLASSES = {"eager": SelfAttention, "sdpa": SdpaSelfAttention}
+
+        class Layer(nn.Module):
+            def __init__(self, config):
+                self.attention = ATTENTION_CLASSES[config._attn_implementation](config)
+
+            def forward(self, x):
+                return self.attention(x)
+
+        class Encoder(nn.Module):
+            def __init__(self, config):
+                self.layer = nn.ModuleList([Layer(config) for _ in range(config.num_hidden_layers)])
+
+            def forward(self, x):
+                for i, layer_module in enumerate(self.layer):
+                    x = layer_module(x)
+                return x
+        """)
+    assert_edges(graph, {
+        "Layer.__init__ instantiates": {"SelfAttention", "SdpaSelfAttention"},
+        "Layer.forward calls": {"SelfAttention.forward"},
+        "Encoder.forward calls": {"Layer.forward"},
+    })
 
 
 def test_inheritance_and_super(tmp_path):
