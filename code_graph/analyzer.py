@@ -8,7 +8,8 @@ threads. Analysis is two passes:
    :class:`Scope` objects — module, classes, functions, methods — recording what every name
    is bound to (a definition, an import, an assignment, a loop over something, a parameter
    annotation) and what each method assigns to ``self.<attr>``.
-2. :mod:`code_graph.resolver` follows those bindings across modules to emit the edges.
+2. :mod:`code_graph.resolver` follows those bindings across modules to what they denote, and
+   :mod:`code_graph.edges` emits an edge for every call, construction and base class.
 
 Everything is flow-insensitive: a name assigned twice may hold either value, which is what a
 reader of the code would assume too.
@@ -298,7 +299,8 @@ def analyze(paths: Iterable[str | Path], *, externals: bool = True) -> Graph:
     analysed as usual. ``externals=False`` drops the external base-class nodes and their
     ``inherits`` edges, leaving only analysed code.
     """
-    from .resolver import Resolver  # the resolver imports Scope from here
+    from .edges import EdgeWriter  # both import Scope from here
+    from .resolver import Resolver
 
     files, errors = discover(list(paths))
     graph = Graph(errors=errors)
@@ -309,6 +311,6 @@ def analyze(paths: Iterable[str | Path], *, externals: bool = True) -> Graph:
             modules.append(ScopeBuilder(parsed, graph).module)
         else:
             graph.errors.append(parsed)
-    Resolver(modules, graph).run(externals=externals)
+    EdgeWriter(Resolver(modules), graph).run(externals=externals)
     graph.errors.sort()
     return graph

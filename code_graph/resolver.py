@@ -1,5 +1,5 @@
 """Following the bindings recorded by :mod:`code_graph.analyzer` to the classes and functions
-they denote, and emitting the ``inherits``, ``instantiates`` and ``calls`` edges.
+they denote (:mod:`code_graph.edges` then turns what runs where into edges).
 
 An expression evaluates to a set of abstract *values*, pairs ``(kind, ref)``:
 
@@ -26,13 +26,11 @@ import builtins
 from collections.abc import Callable, Iterable, Iterator
 
 from .analyzer import Binding, Scope, decorator_names
-from .model import Graph, Node
 
 Value = tuple[str, str]
 Values = frozenset[Value]
 EMPTY: Values = frozenset()
 _BUILTINS = frozenset(dir(builtins))
-_NESTED = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _ITEMS = {"instance": "items", "class": "class-items"}
 _ELEMENTS = {items: kind for kind, items in _ITEMS.items()}
 
@@ -49,6 +47,10 @@ def _collection(values: Iterable[Value]) -> Values:
 def _elements(values: Iterable[Value]) -> Values:
     """What iterating over, or indexing, these containers gives."""
     return frozenset((_ELEMENTS[kind], ref) for kind, ref in values if kind in _ELEMENTS)
+
+
+def _instances(values: Iterable[Value]) -> Values:
+    return frozenset(("instance", ref) for ref in _kind(values, "class"))
 
 
 def _containers(values: Iterable[Value]) -> Values:
@@ -74,8 +76,7 @@ def _c3(sequences: list[list[str]]) -> list[str] | None:
 class Resolver:
     """Evaluates names and expressions over all analysed modules, then emits edges."""
 
-    def __init__(self, modules: list[Scope], graph: Graph) -> None:
-        self.graph = graph
+    def __init__(self, modules: list[Scope]) -> None:
         self.modules = {module.real_module: module for module in modules}
         self.scopes: dict[str, Scope] = {}
         self.order: list[Scope] = []
@@ -158,8 +159,7 @@ class Resolver:
     def binding_value(self, binding: Binding) -> Values:
         kind, payload, where = binding
         if kind == "scope":
-            assert isinstance(payload, Scope)
-            return frozenset({("class" if payload.kind == "class" else "func", payload.id)})
+            return frozenset({("class" if payload.kind == "class" else "func", payload.id)})  # type: ignore
         if kind == "module":
             return self.module_value(str(payload))
         if kind == "from":
@@ -168,14 +168,13 @@ class Resolver:
                 return found
             return self.module_value(f"{base}.{name}")
         if kind in ("self", "cls"):
-            assert isinstance(payload, Scope)
-            return frozenset({("instance" if kind == "self" else "class", payload.id)})
+            return frozenset({("instance" if kind == "self" else "class", payload.id)})  # type: ignore
         if kind == "expr":
             return self.eval(payload, where)  # type: ignore[arg-type]
         if kind == "iter":
             return _elements(self.eval(payload, where))  # type: ignore[arg-type]
         if kind == "annotation":
-            return self.instances(self.annotation(payload, where))  # type: ignore[arg-type]
+            return _instances(self.annotation(payload, where))  # type: ignore[arg-type]
         return EMPTY
 
     # Expressions -------------------------------------------------------------------------
@@ -237,18 +236,13 @@ class Resolver:
             return frozenset(v for part in parts for v in self.annotation(part, scope))
         return self.eval(expr, scope)
 
-    @staticmethod
-    def instances(values: Values) -> Values:
-        return frozenset(("instance", ref) for ref in _kind(values, "class"))
-
     # Attributes and classes --------------------------------------------------------------
 
     def attribute(self, value: Value, name: str) -> Values:
         kind, ref = value
         if kind == "module":
             found = self.member(self.modules[ref], name)
-            return found or (self.module_value(f"{ref}.{name}") if f"{ref}.{name}" in self.modules
-                             else EMPTY)
+            return found or (self.module_value(f"{ref}.{name}") if f"{ref}.{name}" in self.modules else EMPTY)
         if kind == "external":
             return frozenset({("external", f"{ref}.{name}")})
         if kind == "class":
@@ -318,7 +312,7 @@ class Resolver:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.returns is None:
             return EMPTY
         assert function.parent is not None
-        return self.instances(self.annotation(node.returns, function.parent))
+        return _instances(self.annotation(node.returns, function.parent))
 
     def call_result(self, call: ast.Call, scope: Scope, local: dict[str, Values] | None) -> Values:
         """What a call returns, as far as it matters for later calls."""
@@ -344,59 +338,3 @@ class Resolver:
                 for arg in call.args:
                     result |= _containers(self.eval(arg, scope, local))
         return frozenset(result)
-
-    # Edges -------------------------------------------------------------------------------
-
-    def targets(self, values: Values) -> Iterator[tuple[str, str]]:
-        """The (edge kind, node id) pairs that calling something with these values gives."""
-        for kind, ref in sorted(values):
-            if kind == "class":
-                yield "instantiates", ref
-            elif kind == "func":
-                yield "calls", ref
-            elif kind == "instance":
-                for function in self.call_target(ref):
-                    yield "calls", function
-
-    def run(self, externals: bool = True) -> None:
-        for scope in self.order:
-            if scope.kind == "class":
-                self._inherits(scope, externals)
-            self._visit(getattr(scope.node, "body", []), scope)
-
-    def _inherits(self, scope: Scope, externals: bool) -> None:
-        for kind, ref in sorted(frozenset().union(*self.bases(scope.id))):
-            if kind == "class" and ref != scope.id:
-                self.graph.add_edge(scope.id, ref, "inherits")
-            elif kind == "external" and externals and ref != "builtins.object":
-                self.graph.add_node(Node(ref, ref.rsplit(".", 1)[-1], "external"))
-                self.graph.add_edge(scope.id, ref, "inherits")
-
-    def _visit(self, body: list[ast.stmt], scope: Scope) -> None:
-        """Emit the edges of the calls that run in ``scope`` itself (a stack, not recursion:
-        a long ``a + b + c + ...`` must not exhaust Python's recursion limit)."""
-        stack: list[tuple[ast.AST, dict[str, Values] | None]] = [(s, None) for s in reversed(body)]
-        while stack:
-            node, local = stack.pop()
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                # Only what runs here: decorators, bases, defaults. A bare decorator
-                # (``@register``) is a call too.
-                for decorator in node.decorator_list:
-                    if not isinstance(decorator, ast.Call):
-                        self._emit(scope, self.eval(decorator, scope, local))
-                if isinstance(node, ast.ClassDef):
-                    parts = [*node.bases, *(k.value for k in node.keywords)]
-                else:
-                    parts = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
-                stack.extend((part, local) for part in reversed([*node.decorator_list, *parts]))
-                continue
-            if isinstance(node, _NESTED):
-                local = self.comprehension(node.generators, scope, local)
-            elif isinstance(node, ast.Call):
-                self._emit(scope, self.eval(node.func, scope, local))
-            stack.extend((child, local) for child in reversed(list(ast.iter_child_nodes(node))))
-
-    def _emit(self, scope: Scope, values: Values) -> None:
-        for kind, target in self.targets(values):
-            self.graph.add_edge(scope.id, target, kind)
-
