@@ -62,8 +62,10 @@
   };
 
   /* Axes with lines, points and a marker.
-   * Options: [width=520], [height=300], xDomain, yDomain, [xLabel], [yLabel], [title].
-   * Returns {el, x, y, line(xs, ys, className), points(xs, ys), marker(x, y)}. */
+   * Options: [width=520], [height=300], xDomain, yDomain, [xLabel], [yLabel], [title],
+   * [xTickValues], [xTickFormat(value)].
+   * Returns {el, x, y, line(xs, ys, className) → {set(xs, ys)}, area(xs, lows, highs, className),
+   * vband(x0, x1, className) → {set(x0, x1)}, points(xs, ys), marker(x, y)}. */
   charts.plot = function (options) {
     const width = options.width || 520, height = options.height || 300;
     const margin = {top: options.title ? 24 : 8, right: 16, bottom: 40, left: 52};
@@ -72,7 +74,10 @@
     if (options.title) svg.append("text").attr("x", 0).attr("y", 14).attr("font-weight", 600).text(options.title);
     const x = d3.scaleLinear().domain(options.xDomain).range([margin.left, width - margin.right]);
     const y = d3.scaleLinear().domain(options.yDomain).range([height - margin.bottom, margin.top]);
-    svg.append("g").attr("transform", `translate(0,${height - margin.bottom})`).call(d3.axisBottom(x).ticks(8));
+    const xAxis = d3.axisBottom(x).ticks(8);
+    if (options.xTickValues) xAxis.tickValues(options.xTickValues);
+    if (options.xTickFormat) xAxis.tickFormat(options.xTickFormat);
+    svg.append("g").attr("transform", `translate(0,${height - margin.bottom})`).call(xAxis);
     svg.append("g").attr("transform", `translate(${margin.left},0)`).call(d3.axisLeft(y).ticks(6));
     svg.append("text").attr("x", (margin.left + width - margin.right) / 2).attr("y", height - 6)
       .attr("text-anchor", "middle").text(options.xLabel || "");
@@ -87,8 +92,21 @@
     return {
       el: svg.node(), x: x, y: y,
       line(xs, ys, className) {
-        const path = d3.line().x((i) => x(xs[i])).y((i) => y(ys[i]));
-        return layer.insert("path", ":first-child").attr("class", className || "elvit-line").attr("d", path(d3.range(xs.length)));
+        const draw = (xv, yv) => d3.line().x((i) => x(xv[i])).y((i) => y(yv[i]))(d3.range(xv.length));
+        const path = layer.insert("path", ":first-child").attr("class", className || "elvit-line").attr("d", draw(xs, ys));
+        return {el: path.node(), set: (xv, yv) => path.attr("d", draw(xv, yv))};
+      },
+      area(xs, lows, highs, className) {
+        const draw = d3.area().x((i) => x(xs[i])).y0((i) => y(lows[i])).y1((i) => y(highs[i]));
+        return layer.insert("path", ":first-child").attr("class", className || "elvit-area")
+          .attr("d", draw(d3.range(xs.length))).node();
+      },
+      vband(x0, x1, className) {
+        const rect = layer.insert("rect", ":first-child").attr("class", className || "elvit-band")
+          .attr("y", margin.top).attr("height", height - margin.top - margin.bottom);
+        const set = (a, b) => rect.attr("x", x(a)).attr("width", Math.max(1, x(b) - x(a)));
+        set(x0, x1);
+        return {el: rect.node(), set: set};
       },
       points(xs, ys) {
         pointLayer.selectAll("circle").data(d3.range(xs.length)).join("circle").attr("class", "elvit-dot")

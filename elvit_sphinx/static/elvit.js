@@ -73,8 +73,9 @@
       this.pick = options.pick || {cols: this.cols, rows: this.rows};
       const width = options.width;
       const height = options.height || Math.round(width * this.rows / this.cols);
+      // The aspect ratio (not a fixed height) keeps the shape when a narrow screen shrinks it.
       this.canvas = h("canvas", {width: this.cols, height: this.rows, class: "elvit-canvas",
-                                 style: {width: width + "px", aspectRatio: this.cols + " / " + this.rows}});
+                                 style: {width: width + "px", aspectRatio: width + " / " + height}});
       this.overlay = h("div", {class: "elvit-overlay"});
       this.frame = h("div", {class: "elvit-picture-frame", style: {width: width + "px", maxWidth: "100%"}},
                      this.canvas, this.overlay);
