@@ -22,7 +22,7 @@ def install(session: nox.Session, extras: str = "") -> None:
 @nox.session
 def build(session: nox.Session) -> None:
     """Build the HTML book into book/_build/html (warnings are errors)."""
-    install(session)
+    install(session, "[book]")
     session.run(*BUILD_COMMAND, *session.posargs)
     session.log("The book is in book/_build/html/index.html")
 

@@ -51,18 +51,23 @@ mathjax3_config = {
 mathjax_config_path = "_static/mathjax/offline-settings.js"
 
 # --- HTML -------------------------------------------------------------------------------------
-# Alabaster (Sphinx's default theme) uses system fonts only and loads nothing from outside.
-html_theme = "alabaster"
+# The executable-book look: sidebar, in-page table of contents, light/dark switch, phone layout.
+# Everything it loads (CSS, JS, its icon font) is shipped inside the theme and copied into
+# _static: nothing comes from a CDN.
+html_theme = "sphinx_book_theme"
 html_title = "EL-ViT book: the Vision Transformer, step by step"
 html_static_path = ["_static"]  # the vendored MathJax; README.md is excluded above
 html_theme_options = {
-    "description": "An executable textbook: every figure is computed by a real ViT during the build.",
-    "fixed_sidebar": True,
-    # The interactive figures are about 800 px wide; alabaster's default text column (720 px,
-    # capped at 800) would cut them off.
-    "page_width": "1100px",
-    "sidebar_width": "240px",
-    "body_max_width": "none",
-    "show_relbars": True,
+    "home_page_in_toc": True,
+    "show_toc_level": 2,
+    "use_download_button": False,  # its menu offers .ipynb/.md files the build does not keep
+    "use_fullscreen_button": True,
+    "navigation_with_keys": False,
+    # No "edit on GitHub" or repository buttons: the book must read the same offline.
+    "use_repository_button": False,
+    "use_source_button": False,
 }
 html_show_sourcelink = False
+html_last_updated_fmt = None
+# Light or dark follows the reader's system until they press the theme switch.
+html_context = {"default_mode": "auto"}

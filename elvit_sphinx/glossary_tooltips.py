@@ -1,13 +1,19 @@
-"""Hover tooltips for glossary terms: every ``{term}`` link gets its definition's first sentence.
+"""Glossary tooltips: every ``{term}`` link shows its definition's first sentence on hover, on
+keyboard focus and on tap, following the ARIA tooltip pattern.
 
-At read time a transform records, for each glossary term id, the first sentence of its
-definition (kept per document on the environment, merged under ``-j``). After references are
-resolved, a post-transform puts that sentence in the link's ``title``: the browser shows it on
-hover, offline and without any JavaScript.
+* Read phase: a transform records, for each glossary term id, the first sentence of its
+  definition (kept per document on the environment, merged under ``-j``).
+* Write phase: a post-transform gives each term link a ``title`` (the fallback without
+  JavaScript) and appends to the page one hidden ``<span role="tooltip" id="elvit-term-...">`` per
+  term the page links to.
+* In the browser, ``static/tooltips.js`` points each link's ``aria-describedby`` at its tooltip,
+  removes the native ``title`` (one tooltip, not two) and shows the tooltip next to the link,
+  positioned on screen by Floating UI (vendored; nothing loads from outside).
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 from docutils import nodes
@@ -16,6 +22,9 @@ from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+TOOLTIP_PREFIX = "elvit-term-"
+SCRIPTS = ("vendor/floating-ui.core-1.8.0.umd.min.js", "vendor/floating-ui.dom-1.8.0.umd.min.js",
+           "tooltips.js")
 
 
 def first_sentence(text: str) -> str:
@@ -27,6 +36,12 @@ def _definitions(env) -> dict[str, dict[str, str]]:
     if not hasattr(env, "elvit_glossary"):
         env.elvit_glossary = {}
     return env.elvit_glossary
+
+
+def all_definitions(env) -> dict[str, str]:
+    """{term id: first sentence} over every glossary of the book (read phase data)."""
+    return {term_id: sentence for per_doc in _definitions(env).values()
+            for term_id, sentence in per_doc.items()}
 
 
 class CollectTermDefinitions(SphinxTransform):
@@ -47,21 +62,32 @@ class CollectTermDefinitions(SphinxTransform):
             _definitions(self.env)[self.env.docname] = found
 
 
+def _term_anchor(reference: nodes.reference) -> str | None:
+    if not any("std-term" in child.get("classes", []) for child in reference.children
+               if isinstance(child, nodes.Element)):
+        return None
+    return reference.get("refid") or reference.get("refuri", "").rpartition("#")[2]
+
+
 class AddTermTooltips(SphinxPostTransform):
     default_priority = 20  # after sphinx's ReferencesResolver (10)
 
     def run(self, **kwargs) -> None:
-        lookup = {term_id: sentence for per_doc in _definitions(self.env).values()
-                  for term_id, sentence in per_doc.items()}
+        lookup = all_definitions(self.env)
         if not lookup:
             return
+        used: dict[str, str] = {}
         for reference in self.document.findall(nodes.reference):
-            if not any("std-term" in child.get("classes", []) for child in reference.children
-                       if isinstance(child, nodes.Element)):
-                continue
-            anchor = reference.get("refid") or reference.get("refuri", "").rpartition("#")[2]
+            anchor = _term_anchor(reference)
             if anchor in lookup:
                 reference["reftitle"] = lookup[anchor]
+                used[anchor] = lookup[anchor]
+        if used and self.app.builder.format == "html":
+            spans = "".join(f'<span role="tooltip" id="{TOOLTIP_PREFIX}{html.escape(anchor)}" '
+                            f'class="elvit-tooltip" hidden>{html.escape(sentence)}</span>'
+                            for anchor, sentence in sorted(used.items()))
+            self.document.append(nodes.raw("", f'<div class="elvit-tooltips">{spans}</div>',
+                                           format="html"))
 
 
 def _purge(app, env, docname) -> None:
@@ -79,3 +105,5 @@ def setup_glossary_tooltips(app) -> None:
     app.add_post_transform(AddTermTooltips)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
+    for script in SCRIPTS:
+        app.add_js_file(f"elvit/{script}", loading_method="defer")

@@ -109,3 +109,34 @@ def test_unusable_model_ends_the_real_book_build_with_one_error(tmp_path):
     assert output.count("ERROR") == 1 and model_id in output
     assert "Traceback" not in output and "Exception" not in output
     assert f"{root / 'conf.py'}:" in output
+
+
+@pytest.mark.browser
+def test_glossary_tooltip_shows_on_hover_focus_and_tap(built_book, browser):
+    """The ARIA tooltip pattern, in a book built with -j 2 (definitions from the read phase)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, has_touch=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto((built_book / "01-image-to-patches.html").as_uri())
+    link = page.locator("a.reference.internal[href='glossary.html#term-token']").first
+    tip_id = link.get_attribute("aria-describedby")
+    assert tip_id == "elvit-term-term-token" and link.get_attribute("title") is None
+    tip = page.locator(f"#{tip_id}")
+    assert tip.get_attribute("role") == "tooltip" and tip.is_hidden()
+    link.hover()
+    assert tip.is_visible() and tip.inner_text().startswith("A token is one vector")
+    box, viewport = tip.bounding_box(), page.viewport_size
+    assert 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"]  # on screen
+    page.mouse.move(5, 5)
+    assert tip.is_hidden()
+    link.focus()
+    assert tip.is_visible()
+    page.keyboard.press("Escape")
+    assert tip.is_hidden()
+    url = page.url
+    link.tap()
+    assert tip.is_visible() and page.url == url  # the first tap shows, it does not navigate
+    assert errors == []
+    context.close()

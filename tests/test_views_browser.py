@@ -100,9 +100,9 @@ def test_conv_steps_plays_pauses_and_switches_kernel(small_trace, open_view, tmp
     def button(label):
         return figure.get_by_role("button", name=label, exact=True)
 
-    def filled() -> int:  # output cells drawn so far (the others are light grey)
-        pixels = np.array(canvas_pixels(page, selector, 3)).reshape(-1, 4)[:, :3]
-        return int((pixels != 238).any(axis=1).sum())
+    def filled() -> int:  # output cells drawn so far (the others are transparent)
+        pixels = np.array(canvas_pixels(page, selector, 3)).reshape(-1, 4)
+        return int((pixels[:, 3] == 255).sum())
 
     assert state() == {"step": 0, "kernel": 0, "playing": False}
     button("step forward ▶").click()

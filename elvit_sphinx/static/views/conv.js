@@ -18,15 +18,16 @@ elvit.register("conv", (view) => {
     label: "Output map; click a cell to jump to its patch"});
   const readout = elvit.readout();
   const crop = new Uint8Array(P * P * 3);
-  const empty = [238, 238, 238];
+  // Cells not computed yet are transparent: the page's own background, light or dark.
+  const empty = [0, 0, 0, 0];
   let k = Math.max(0, d.kernels.indexOf(d.start_kernel));
 
   function drawOutput(step) {
     const px = out.image.data;
     for (let i = 0; i < N; i++) {
       const c = 3 * codes[k * N + i];
-      const rgb = i <= step ? [palette[c], palette[c + 1], palette[c + 2]] : empty;
-      px[4 * i] = rgb[0]; px[4 * i + 1] = rgb[1]; px[4 * i + 2] = rgb[2]; px[4 * i + 3] = 255;
+      const rgba = i <= step ? [palette[c], palette[c + 1], palette[c + 2], 255] : empty;
+      px[4 * i] = rgba[0]; px[4 * i + 1] = rgba[1]; px[4 * i + 2] = rgba[2]; px[4 * i + 3] = rgba[3];
     }
     out.context.putImageData(out.image, 0, 0);
   }
