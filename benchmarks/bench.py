@@ -36,7 +36,9 @@ def log(message: str) -> None:
 
 
 def copy_book(dest: Path) -> Path:
+    """book/ into ``dest``, and the CITATION.cff its conf.py reads beside it."""
     shutil.copytree(BOOK, dest, ignore=shutil.ignore_patterns("_build", ".elvit_cache", ".ipynb_checkpoints"))
+    shutil.copy(BOOK.parent / "CITATION.cff", dest.parent / "CITATION.cff")
     return dest
 
 

@@ -6,9 +6,20 @@ its default ("embedded") here; set the ``ELVIT_MODEL`` environment variable to u
 checkpoint without editing this file.
 """
 
+import os
+from pathlib import Path
+
+import yaml
+
+# The book's title, version, authors and address live in one place, the repository's
+# CITATION.cff, so that the "Cite this chapter" boxes cannot disagree with it.
+CITATION_FILE = Path(__file__).resolve().parent.parent / "CITATION.cff"
+CITATION = yaml.safe_load(CITATION_FILE.read_text(encoding="utf-8"))
+
 project = "EL-ViT book"
-author = "The EL-ViT book authors"
+author = ", ".join(a.get("name", "") for a in CITATION["authors"])
 copyright = "the EL-ViT book authors"
+version = release = CITATION["version"]
 
 extensions = [
     "myst_nb",
@@ -17,7 +28,17 @@ extensions = [
     # Math is typeset in the browser by MathJax 3, served from this book's own _static folder
     # (see _static/README.md): Sphinx's default would fetch it from a CDN at read time.
     "sphinx.ext.mathjax",
+    "sphinx_sitemap",  # sitemap.xml under html_baseurl, for search engines and link checkers
 ]
+sitemap_url_scheme = "{link}"
+sitemap_show_lastmod = False  # no dates from git: the same sources give the same site
+
+# --- Citation and stable addresses ----------------------------------------------------------
+# Every chapter ends with a "Cite this chapter" box; every page with a line naming this version
+# and the checkpoint. ELVIT_BASEURL lets a deployment publish under its own address (the
+# workflow sets it from GitHub Pages); canonical links and the sitemap use it too.
+elvit_citation_file = "../CITATION.cff"
+html_baseurl = os.environ.get("ELVIT_BASEURL", CITATION["url"])
 
 # --- MyST -------------------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]

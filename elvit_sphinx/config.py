@@ -30,6 +30,15 @@ class ElvitConfig:
     compute_timeout: int = field(default=900, metadata={
         "help": "seconds one forward pass (including model loading) may take",
         "rebuild": ""})
+    citation_file: str = field(default="", metadata={
+        "help": "a CITATION.cff (relative to conf.py): chapters end with a 'Cite this chapter' box",
+        "rebuild": "env"})
+    cite_docs: str = field(default=r"^\d", metadata={
+        "help": "regular expression: the documents (by name) that get a citation box",
+        "rebuild": "env"})
+    build_line: bool = field(default=True, metadata={
+        "help": "end every HTML page with a line naming the book version and the checkpoint",
+        "rebuild": "html"})
 
 
 def setup_config(app) -> None:

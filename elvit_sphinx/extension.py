@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from elvit_sphinx import __version__
 from elvit_sphinx.assets import setup_assets
+from elvit_sphinx.build_line import setup_build_line
 from elvit_sphinx.build_state import init_build_state
+from elvit_sphinx.citation import setup_citation
 from elvit_sphinx.collector import setup_collector
 from elvit_sphinx.config import setup_config
 from elvit_sphinx.directive import make_directive
@@ -25,6 +27,8 @@ def setup(app):
         app.add_directive(f"elvit-{view.name}", make_directive(view))
     setup_assets(app)
     setup_glossary_tooltips(app)
+    setup_citation(app)
+    setup_build_line(app)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,

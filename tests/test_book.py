@@ -11,13 +11,21 @@ from pathlib import Path
 import pytest
 
 BOOK = Path(__file__).parent.parent / "book"
+CITATION = BOOK.parent / "CITATION.cff"
+
+
+def copy_book(root: Path) -> Path:
+    """book/ and the CITATION.cff its conf.py reads, as they sit in the repository."""
+    shutil.copytree(BOOK, root / "book", ignore=shutil.ignore_patterns("_build"))
+    shutil.copy(CITATION, root / "CITATION.cff")
+    return root / "book"
 
 
 @pytest.fixture(scope="module")
 def built_book(tmp_path_factory) -> Path:
     """book/ built with the README's command (warnings are errors), in a scratch folder."""
     root = tmp_path_factory.mktemp("book")
-    shutil.copytree(BOOK, root / "book", ignore=shutil.ignore_patterns("_build"))
+    copy_book(root)
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html", "-j", "2",
          str(root / "book"), str(root / "book" / "_build" / "html")],
@@ -94,8 +102,7 @@ def test_reader_hovers_a_patch_in_the_chapter(built_book, open_page):
 
 def test_unusable_model_ends_the_real_book_build_with_one_error(tmp_path):
     """The chapters execute notebooks that read the model: the build must stop before them."""
-    root = tmp_path / "book"
-    shutil.copytree(BOOK, root, ignore=shutil.ignore_patterns("_build"))
+    root = copy_book(tmp_path)
     model_id = "no-such-org/no-such-model"
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html", str(root),
@@ -140,3 +147,33 @@ def test_glossary_tooltip_shows_on_hover_focus_and_tap(built_book, browser):
     assert tip.is_visible() and page.url == url  # the first tap shows, it does not navigate
     assert errors == []
     context.close()
+
+
+def test_chapters_end_with_a_citation_box_that_matches_citation_cff(built_book):
+    import yaml
+
+    cff = yaml.safe_load(CITATION.read_text())
+    import html as html_module
+    import re
+
+    html = (built_book / "06-residual-stream.html").read_text()
+    box = html_module.unescape(re.sub(r"<[^>]+>", "", html.split('class="elvit-cite', 1)[1]))
+    url = cff["url"] + "06-residual-stream.html#chapter-residuals"
+    assert "Cite this chapter" in box
+    assert f"{cff['authors'][0]['name']} ({cff['date-released'][:4]}). Residual connections and depth." in box
+    assert f"In {cff['title']}, version {cff['version']}. {url}" in box
+    assert "@incollection{elvit-book-residuals," in box and f"{{{url}}}" in box
+    assert "elvit-cite" not in (built_book / "glossary.html").read_text()
+
+
+def test_every_page_names_the_version_and_checkpoint_and_has_a_stable_address(built_book):
+    import yaml
+
+    cff = yaml.safe_load(CITATION.read_text())
+    for page in content_pages(built_book):
+        html = page.read_text()
+        assert f"Built from EL-ViT book version {cff['version']}" in html, page.name
+        assert "with checkpoint untrained ViT" in html or "with checkpoint" in html
+        assert f'<link rel="canonical" href="{cff["url"]}{page.name}" />' in html, page.name
+    sitemap = (built_book / "sitemap.xml").read_text()
+    assert f"<loc>{cff['url']}06-residual-stream.html</loc>" in sitemap
