@@ -47,7 +47,8 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 # "force", not "cache": the glued numbers depend on the configured model (ELVIT_MODEL), which a
 # jupyter-cache keyed on the notebook's text alone cannot see, so a cache would show stale numbers.
 nb_execution_mode = "force"
-nb_execution_timeout = 180
+# Generous: a chapter's first cell may trace images with a ViT-B/16 on a slow machine.
+nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 
 # --- Sources ------------------------------------------------------------------------------------

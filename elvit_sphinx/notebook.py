@@ -44,7 +44,7 @@ def book_trace(image: str | os.PathLike) -> Trace:
     max_pixels = int(os.environ.get(MAX_PIXELS_VARIABLE, DEFAULT_MAX_PIXELS))
     path = os.path.abspath(os.fspath(image))
     load_rgb(path, max_pixels)  # a clear ImageError before any compute
-    return get_trace(cache, TraceRequest(source, path, max_pixels))
+    return get_trace(cache, TraceRequest(source, path, max_pixels), origin="notebook")
 
 
 # --- Formatting shared by the chapters' hidden cells (numbers as the prose prints them) ---------

@@ -6,6 +6,7 @@ glued numbers and its figures come from the same cached forward pass.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -41,18 +42,53 @@ def _no_op(_message: str) -> None:
 
 
 def get_trace(cache: Cache, request: TraceRequest, info: Callable[[str], None] = _no_op,
-              warn: Callable[[str], None] = _no_op) -> Trace:
-    """Return the trace, computing it at most once; raises ComputeError on failure."""
+              warn: Callable[[str], None] = _no_op, origin: str = "sphinx") -> Trace:
+    """Return the trace, computing it at most once; raises ComputeError on failure.
+
+    ``origin`` ("sphinx" or "notebook") is written to the compute log with each forward pass.
+    """
     key = request.key
-    path = cache.trace_path(key)
-    try:
-        trace = cache.load_trace(key)
-    except ValueError as exc:
-        warn(f"{exc}; recomputing it")
-        cache.discard(path)
-        trace = None
+    trace = _cached(cache, key, warn)
     if trace is not None:
         return trace
+    # Sphinx's -j readers (and notebook kernels) may ask for the same image at once: one
+    # computes, the others wait for it and then read its result.
+    with _lock(cache, key):
+        trace = _cached(cache, key, warn)
+        if trace is not None:
+            return trace
+        return _compute(cache, request, info, warn, origin)
+
+
+def _cached(cache: Cache, key: str, warn) -> Trace | None:
+    try:
+        return cache.load_trace(key)
+    except ValueError as exc:
+        warn(f"{exc}; recomputing it")
+        cache.discard(cache.trace_path(key))
+        return None
+
+
+@contextlib.contextmanager
+def _lock(cache: Cache, key: str):
+    """An exclusive lock per trace key across processes (POSIX flock; none elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: at worst two processes compute the same trace
+        yield
+        return
+    folder = os.path.dirname(cache.trace_path(key))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{key}.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _compute(cache: Cache, request: TraceRequest, info, warn, origin: str) -> Trace:
+    key, path = request.key, cache.trace_path(request.key)
     name = os.path.basename(request.image_path)
     info(f"elvit: forward pass of {request.source.label} on {name} ...")
     started = time.perf_counter()
@@ -63,7 +99,7 @@ def get_trace(cache: Cache, request: TraceRequest, info: Callable[[str], None] =
     info(f"elvit: traced {result['num_tensors']} tensors on {name} in "
          f"{result['trace_seconds']:.2f} s (model load {result['load_seconds']:.2f} s, NumPy "
          f"check {result['check_seconds']:.2f} s)")
-    _append_compute_log(cache, key, name, result)
+    _append_compute_log(cache, key, name, {**result, "origin": origin})
     if result["mismatches"]:
         shown = "; ".join(result["mismatches"][:5])
         warn(f"{len(result['mismatches'])} traced tensors differ from the NumPy re-derivation "

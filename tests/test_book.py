@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,6 +55,15 @@ def test_chapter_states_which_model_and_image_made_its_figures(built_book):
 
     if not resolve(None).trained:
         assert "This model is untrained" in html
+
+
+def test_notebooks_only_read_traces_the_build_computed(built_book):
+    """Chapters' cells find their images traced already (prefetch.py): no kernel starts torch."""
+    log = built_book.parent / ".elvit_cache" / "compute-log.jsonl"
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(entries) >= 6  # the book's images, each traced once
+    assert [e["image"] for e in entries if e["origin"] != "sphinx"] == []
+    assert len({e["key"] for e in entries}) == len(entries)
 
 
 def test_glossary_links_carry_their_definition_as_a_tooltip(built_book):

@@ -219,3 +219,11 @@ def test_view_links_resolve_through_sphinx_and_a_missing_target_warns(make_app, 
     html = (Path(app.outdir) / "index.html").read_text()
     links = re.search(r'<script type="application/json" class="elvit-links">(.*?)</script>', html)
     assert json.loads(links.group(1)) == {"home": "index.html"}
+
+
+def test_prefetch_finds_the_image_literals_of_cells_that_call_book_trace():
+    from elvit_sphinx.prefetch import images_named_in
+
+    source = 'CAT = "images/cat.jpg"\nt = book_trace(CAT)\nu = book_trace(\'a/b.PNG\')\nx = "notes.txt"\n'
+    assert images_named_in(source) == ["a/b.PNG", "images/cat.jpg"]
+    assert images_named_in('CAT = "images/cat.jpg"') == []  # no cell reads traces

@@ -1,7 +1,9 @@
 """The ViT forward pass in plain NumPy, from the weights: the maths the book teaches.
 
 No torch here on purpose: this is the independent re-derivation every traced tensor is checked
-against (float64 throughout, so the reference is the more exact of the two). Each step is
+against (float64 throughout, so the reference is the more exact of the two). The error function
+of the exact GELU is SciPy's (double precision, vectorised: a Python loop over ``math.erf`` took
+~1.4 s per ViT-B/16 block). Each step is
 written the way the chapters explain it:
 
 1. patch embedding — each P×P×3 patch flattened and multiplied by the flattened kernel matrix
@@ -18,8 +20,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-
-_erf = np.frompyfunc(math.erf, 1, 1)
+from scipy.special import erf
 
 
 def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
@@ -29,7 +30,7 @@ def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
