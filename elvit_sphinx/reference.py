@@ -58,7 +58,7 @@ def options_table(doc: DirectiveDoc) -> str:
     rows = [("Option", "Value", "Default")]
     rows += [(f"``:{option.name}:``", option.accepts, option.default) for option in doc.options]
     lines = [f".. list-table:: Options of ``{doc.name}``", "   :header-rows: 1",
-             "   :class: elvit-reference-options", ""]
+             "   :class: elvit-reference-options", f"   :name: {doc.name}-options", ""]
     for row in rows:
         lines.append(f"   * - {row[0]}")
         lines.extend(f"     - {cell}" for cell in row[1:])

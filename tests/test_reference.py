@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from sphinx.testing.util import SphinxTestApp
 from sphinx.util.console import strip_colors
 
@@ -268,3 +269,10 @@ def test_book_appendix_page_uses_the_directive_and_is_in_the_reference_toctree()
     index = (REPO / "book" / "index.md").read_text()
     reference_toctree = index.split(":caption: Reference", 1)[1].split("```", 1)[0]
     assert "glossary" in reference_toctree and "appendix-reference" in reference_toctree
+
+
+def test_readme_links_the_online_reference_at_the_books_address():
+    book_url = yaml.safe_load((REPO / "CITATION.cff").read_text())["url"].rstrip("/")
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Using the extension in your own Sphinx project", 1)[1].split("\n## ", 1)[0]
+    assert f"<{book_url}/appendix-reference.html>" in section
