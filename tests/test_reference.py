@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from docutils.parsers.rst import directives as docutils_directives
 from sphinx.testing.util import SphinxTestApp
 from sphinx.util.console import strip_colors
 
@@ -81,10 +82,10 @@ def example_build(tmp_path_factory) -> ExampleBuild:
     (srcdir / "conf.py").write_text(CONF)
     app = SphinxTestApp("html", srcdir=srcdir)
     try:
-        # What setup() registered, read from the application: docutils' directive table and
-        # Sphinx's config registry.
+        # What setup() registered, read from the application, not through the module under
+        # test: docutils' directive table (app.add_directive writes there) and Sphinx's config.
         docs = directive_docs()
-        directives = [doc.name for doc in docs]
+        directives = sorted(name for name in docutils_directives._directives if name.startswith("elvit-"))
         configs = {name: option for name, option in app.config.values.items()
                    if name.startswith("elvit_")}
     finally:
@@ -124,6 +125,7 @@ def section_html(page: str, section_id: str) -> str:
 @pytest.mark.sphinx
 def test_every_registered_directive_has_an_example_of_itself(example_build):
     assert {"elvit-reference", *(f"elvit-{name}" for name in VIEWS)} <= set(example_build.directives)
+    assert [doc.name for doc in example_build.docs] == example_build.directives
     for doc in example_build.docs:
         assert doc.examples, f"{doc.name}: its documentation ({doc.doc.path}) has no MyST example"
         assert all(example.startswith(f"```{{{doc.name}}}") or example.startswith(f":::{{{doc.name}}}")
