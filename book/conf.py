@@ -38,7 +38,9 @@ sitemap_show_lastmod = False  # no dates from git: the same sources give the sam
 # and the checkpoint. ELVIT_BASEURL lets a deployment publish under its own address (the
 # workflow sets it from GitHub Pages); canonical links and the sitemap use it too.
 elvit_citation_file = "../CITATION.cff"
-html_baseurl = os.environ.get("ELVIT_BASEURL", CITATION["url"])
+# One trailing slash: sphinx-sitemap appends page names to it as they are, and GitHub Pages'
+# base_url comes without one.
+html_baseurl = (os.environ.get("ELVIT_BASEURL") or CITATION["url"]).rstrip("/") + "/"
 
 # --- MyST -------------------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
