@@ -5,6 +5,7 @@ from __future__ import annotations
 from elvit_sphinx import __version__
 from elvit_sphinx.assets import setup_assets
 from elvit_sphinx.build_state import init_build_state
+from elvit_sphinx.codegraph.source_pages import setup_source_pages
 from elvit_sphinx.collector import setup_collector
 from elvit_sphinx.config import setup_config
 from elvit_sphinx.directive import make_directive
@@ -13,7 +14,7 @@ from elvit_sphinx.view_node import setup_view_node
 from elvit_sphinx.views import VIEWS
 
 #: Bump when the shape of what the extension stores on the environment changes.
-ENV_VERSION = 3
+ENV_VERSION = 4
 
 
 def setup(app):
@@ -25,6 +26,7 @@ def setup(app):
         app.add_directive(f"elvit-{view.name}", make_directive(view))
     setup_assets(app)
     setup_glossary_tooltips(app)
+    setup_source_pages(app)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,
