@@ -208,7 +208,7 @@ elvit.register("codegraph", (view) => {
     h("span", null, dot("external"), " base class from elsewhere"), h("span", null, dot("concept"), " glossary term"),
     ...d.edge_kinds.map((kind) => h("span", null, sample(kind), " " + KIND_TEXT[kind])));
 
-  hover(null);
-  view.setState({open: null});
+  readout.replaceChildren(idle);
+  view.setState({hovered: null, open: null});
   view.root.append(legend, h("div", {class: "elvit-codegraph-frame"}, svg), readout, panel);
 });
