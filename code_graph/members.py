@@ -104,8 +104,10 @@ class _Reader:
     def member(self, file: str, owner: str, name: str, kind: str, value: ast.expr,
                where: Scope) -> Member:
         values = self.resolver.eval(value, where)
-        external = sorted({ref for call in _outer_calls(value)
-                           for k, ref in self.resolver.eval(call.func, where) if k == "external"})
+        # In source order: ``nn.Linear(...) if n else nn.Identity()`` is first of all a Linear.
+        external = list(dict.fromkeys(ref for call in _outer_calls(value)
+                                      for k, ref in sorted(self.resolver.eval(call.func, where))
+                                      if k == "external"))
         return Member(owner, name, kind, value.lineno, self.text(file, value.lineno),
                       holds=tuple(sorted(ref for k, ref in values if k == "instance")),
                       repeats=tuple(sorted(ref for k, ref in values if k == "items")),

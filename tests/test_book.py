@@ -109,3 +109,16 @@ def test_unusable_model_ends_the_real_book_build_with_one_error(tmp_path):
     assert output.count("ERROR") == 1 and model_id in output
     assert "Traceback" not in output and "Exception" not in output
     assert f"{root / 'conf.py'}:" in output
+
+
+def test_code_chapter_shows_the_graph_and_links_every_class_to_its_source(built_book):
+    """Chapter 10: the code graph, glued class names linked to anchors that exist."""
+    import re
+
+    html = (built_book / "10-how-the-code-is-organised.html").read_text()
+    assert 'data-elvit-view="codegraph"' in html and "{glue" not in html
+    links = set(re.findall(r'href="(_elvit_source/[^"#]+)#([^"]+)"', html))
+    assert len(links) >= 5
+    for page, anchor in links:
+        assert f'id="{anchor}"' in (built_book / page).read_text(), (page, anchor)
+    assert len(html.encode()) < 1_000_000
