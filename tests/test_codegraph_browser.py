@@ -56,7 +56,7 @@ def test_hover_shows_the_docstring_and_click_opens_the_source(site, open_page):
 
     node(page, "modeling_vit.ViTLayer").click()
     assert view_state(page, "codegraph")["open"] == "modeling_vit.ViTLayer"
-    panel = page.locator(f"{FIGURE} .elvit-codegraph-panel")
+    panel = page.locator(f"{FIGURE} .elvit-codegraph-open")
     assert panel.is_visible()
     layer = code.find_class("ViTLayer")
     shown = panel.locator(".highlight pre").inner_text()
@@ -119,10 +119,10 @@ def test_keyboard_moves_opens_and_closes(site, open_page):
 
     page.keyboard.press("Enter")
     assert view_state(page, "codegraph")["open"] == moved
-    assert page.locator(f"{FIGURE} .elvit-codegraph-panel").is_visible()
+    assert page.locator(f"{FIGURE} .elvit-codegraph-open").is_visible()
     page.keyboard.press("Escape")
     assert view_state(page, "codegraph")["open"] is None
-    assert not page.locator(f"{FIGURE} .elvit-codegraph-panel").is_visible()
+    assert not page.locator(f"{FIGURE} .elvit-codegraph-open").is_visible()
 
     # From inside the panel, Escape closes it and gives the focus back to the node.
     page.keyboard.press("Enter")
@@ -135,7 +135,7 @@ def test_keyboard_moves_opens_and_closes(site, open_page):
 def test_a_term_lists_its_classes_and_the_role_links_to_the_source(site, open_page):
     page, log = open_page(site / "index.html", wait_for=READY)
     node(page, "concept:patch embedding").click()
-    panel = page.locator(f"{FIGURE} .elvit-codegraph-panel")
+    panel = page.locator(f"{FIGURE} .elvit-codegraph-open")
     assert "term: patch embedding" in panel.inner_text()
     assert "ViTPatchEmbeddings, line" in panel.inner_text()
     assert panel.get_by_role("link", name="Glossary entry").get_attribute("href") == \

@@ -100,8 +100,12 @@ elvit.register("codegraph", (view) => {
   const body = h("div", {class: "elvit-codegraph-body"});
   const close = h("button", {type: "button", class: "elvit-button elvit-codegraph-close",
                              "aria-label": "Close (Escape)", onclick: () => shut()}, "× close");
-  const panel = h("section", {class: "elvit-codegraph-panel", hidden: true, "aria-live": "polite"},
-                  h("div", {class: "elvit-codegraph-panel-head"}, title, close), body);
+  // The panel keeps a fixed height, open or not, so that opening it never moves the page
+  // below the figure (a reflow of a long chapter costs more than a frame).
+  const content = h("section", {class: "elvit-codegraph-open", hidden: true, "aria-live": "polite"},
+                    h("div", {class: "elvit-codegraph-panel-head"}, title, close), body);
+  const hint = h("p", {class: "elvit-codegraph-hint"}, "Click a node (or press Enter on it) to read its code here.");
+  const panel = h("div", {class: "elvit-codegraph-panel"}, hint, content);
   let opened = null;
   const pick = (i) => h("button", {type: "button", class: "elvit-cg-chip", onclick: () => { focusNode(i); open(i); }},
                         nodes[i].label);
@@ -148,7 +152,9 @@ elvit.register("codegraph", (view) => {
     if (opened !== null) groups[opened].classList.remove("elvit-cg-open");
     groups[i].classList.add("elvit-cg-open");
     opened = i;
-    panel.hidden = false;
+    content.hidden = false;
+    hint.hidden = true;
+    content.scrollTop = 0;
     view.setState({open: n.id});
   }
 
@@ -157,7 +163,8 @@ elvit.register("codegraph", (view) => {
     groups[opened].classList.remove("elvit-cg-open");
     const was = opened;
     opened = null;
-    panel.hidden = true;
+    content.hidden = true;
+    hint.hidden = false;
     view.setState({open: null});
     if (panel.contains(document.activeElement)) focusNode(was);
   }
