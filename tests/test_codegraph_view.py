@@ -198,3 +198,28 @@ def test_graph_is_rebuilt_exactly_when_the_analysed_file_changes(make_app, tmp_p
     embedded = json.loads(re.search(r'class="elvit-data">(.*?)</script>', page).group(1))
     assert embedded["source"]["module"] == "toyvit.modeling_toy"
     sys.modules.pop("toyvit", None)
+
+
+def test_a_page_rewritten_without_its_cached_graph_rebuilds_it(make_app, tmp_path):
+    """Cache cleared, page rewritten but not re-read (an HTML option changed): still drawn."""
+    srcdir = copy_root(tmp_path)
+    first = make_app("html", srcdir=srcdir)
+    first.build()
+    first.cleanup()
+    views = Path(first.outdir).parent / ".elvit_cache" / "views"
+    shutil.rmtree(views)
+    again = make_app("html", srcdir=srcdir, confoverrides={"html_title": "Another title"})
+    again.build()
+    assert warnings_of(again).strip() == ""
+    assert "Another title" in (Path(again.outdir) / "index.html").read_text()
+    assert 'data-elvit-view="codegraph"' in (Path(again.outdir) / "index.html").read_text()
+    assert len(list(views.glob("*.json"))) == 1
+
+
+def test_other_builders_get_the_alt_text_and_plain_class_names(make_app, tmp_path):
+    app = make_app("text", srcdir=copy_root(tmp_path))
+    app.build()
+    assert warnings_of(app).strip() == ""
+    text = (Path(app.outdir) / "index.txt").read_text()
+    assert "[Interactive figure: Graph of the" in text
+    assert "The MLP of every block is \"ViTMLP\"." in text
