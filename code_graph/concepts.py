@@ -75,6 +75,7 @@ class ConceptLink:
     evidence: str
     text: str
     matched: str = ""  # the name of the term the evidence spells (query, key or value)
+    identifier: str = ""  # the name in the code that spells it (cls_token, LayerNorm, ...)
 
 
 def _singular(word: str) -> str:
@@ -169,22 +170,22 @@ def link_concepts(terms: Iterable[Term], classes: dict[str, ClassParts],
     prefix = common_prefix([c.name for c in classes.values()])
     found: list[ConceptLink] = []
 
-    def add(words, target, tier, line, owner, evidence, text) -> None:
-        for label, name in matcher.match(words):
-            found.append(ConceptLink(label, target, tier, line, owner, evidence, text, name))
+    def add(identifier, target, tier, line, owner, evidence, text, match_on=None) -> None:
+        for label, name in matcher.match(identifier_words(match_on or identifier)):
+            found.append(ConceptLink(label, target, tier, line, owner, evidence, text, name, identifier))
 
     for class_id, parts in sorted(classes.items()):
         line = lines.get(class_id, 0)
-        add(identifier_words(parts.name[len(prefix):]), class_id, TIER_NAME, line, class_id,
-            "class name", f"class {parts.name}")
+        add(parts.name, class_id, TIER_NAME, line, class_id, "class name", f"class {parts.name}",
+            match_on=parts.name[len(prefix):])
         for member in parts.members:
             where = "attribute" if member.kind == "attribute" else "local name"
             tier = TIER_PART if member.kind == "attribute" else TIER_WORD
             for target, how in _member_evidence(member):
-                add(identifier_words(member.name), target, tier, member.line, class_id,
+                add(member.name, target, tier, member.line, class_id,
                     f"{where} {member.name}, {how}", member.text)
             for external in member.made_by:
-                add(identifier_words(external.rsplit(".", 1)[-1]), class_id, TIER_PART, member.line,
+                add(external.rsplit(".", 1)[-1], class_id, TIER_PART, member.line,
                     class_id, f"built by {external}", member.text)
         doc_words = [_normal(w) for w in re.findall(r"[A-Za-z0-9]+", parts.doc)]
         for term in terms:
