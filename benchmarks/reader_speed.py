@@ -6,7 +6,8 @@ For each page with figures:
   runtime (``static/elvit.js``) sets once every figure is drawn and the frame showing them has
   been painted;
 * **response** — the reader's actions are replayed (pointer sweeps over every canvas, clicks,
-  arrow keys on focusable pictures, typing a number, buttons, menus) and timed two ways:
+  arrow keys on focusable pictures, typing a number, buttons, menus, pointing at and clicking
+  the nodes of graph views, arrow keys, Enter and Escape on them) and timed two ways:
 
   - clicks, key presses and typing by the browser's Event Timing API (``PerformanceObserver``,
     type ``event``, ``durationThreshold: 16``), one interaction per ``interactionId``; its
@@ -142,6 +143,37 @@ def _act_on_figure(page, figure) -> int:
         bar.hover()
         page.wait_for_timeout(60)
         actions += 1
+    actions += _act_on_graph_nodes(page, figure)
+    return actions
+
+
+def _act_on_graph_nodes(page, figure) -> int:
+    """Graph views (SVG nodes marked ``data-elvit-node``, first child = the node's marker):
+    point at nodes, click some (opens a panel), then arrow keys, Enter and Escape."""
+    nodes = figure.locator("[data-elvit-node]")
+    count = nodes.count()
+    if not count:
+        return 0
+    actions = 0
+    step = max(1, count // 16)
+    for index in range(0, count, step):
+        box = nodes.nth(index).locator(":scope > *").first.bounding_box()
+        if not box:
+            continue
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(60)
+        actions += 1
+        if index % (4 * step) == 0:
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_timeout(120)
+            actions += 1
+    first = figure.locator('[data-elvit-node][tabindex="0"]')
+    if first.count():
+        first.first.focus()
+        for key in ("ArrowRight", "ArrowDown", "ArrowLeft", "Enter", "Escape", "ArrowUp", "Enter", "Escape"):
+            page.keyboard.press(key)
+            page.wait_for_timeout(120)
+            actions += 1
     return actions
 
 

@@ -15,6 +15,10 @@ True
 Box(x0=..., y0=..., x1=..., y1=...)
 
 The same from a shell: ``python -m code_graph path/to/modeling_vit.py --classes --json``.
+
+:mod:`code_graph.members` says what each class is made of (``self.mlp = ViTMLP(config)``,
+line 263), and :mod:`code_graph.concepts` links the terms of a text (a glossary) to the classes
+that implement them, from the names in the code.
 """
 
 import importlib

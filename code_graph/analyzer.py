@@ -299,6 +299,13 @@ def analyze(paths: Iterable[str | Path], *, externals: bool = True) -> Graph:
     analysed as usual. ``externals=False`` drops the external base-class nodes and their
     ``inherits`` edges, leaving only analysed code.
     """
+    return analyze_with_resolver(paths, externals=externals)[0]
+
+
+def analyze_with_resolver(paths: Iterable[str | Path], *, externals: bool = True):
+    """:func:`analyze`, also returning the :class:`~code_graph.resolver.Resolver` that knows
+    every scope and binding, for callers that ask more than the graph says
+    (:mod:`code_graph.members`: what each ``self.<attr>`` holds)."""
     from .edges import EdgeWriter  # both import Scope from here
     from .resolver import Resolver
 
@@ -311,6 +318,7 @@ def analyze(paths: Iterable[str | Path], *, externals: bool = True) -> Graph:
             modules.append(ScopeBuilder(parsed, graph).module)
         else:
             graph.errors.append(parsed)
-    EdgeWriter(Resolver(modules), graph).run(externals=externals)
+    resolver = Resolver(modules)
+    EdgeWriter(resolver, graph).run(externals=externals)
     graph.errors.sort()
-    return graph
+    return graph, resolver

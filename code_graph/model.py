@@ -16,11 +16,14 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-#: Node kinds. ``external`` marks a base class that is not part of the analysed files.
-NODE_KINDS = ("module", "class", "function", "method", "external")
+#: Node kinds. ``external`` marks a base class that is not part of the analysed files;
+#: ``concept`` a term of a text about the code (added by :mod:`code_graph.concepts`, never by
+#: the analysis).
+NODE_KINDS = ("module", "class", "function", "method", "external", "concept")
 #: Edge kinds: ``defines`` (scope → what it defines), ``inherits`` (class → base),
-#: ``instantiates`` (caller → class it constructs), ``calls`` (caller → function or method).
-EDGE_KINDS = ("defines", "inherits", "instantiates", "calls")
+#: ``instantiates`` (caller → class it constructs), ``calls`` (caller → function or method),
+#: ``implemented_by`` (concept → class; :mod:`code_graph.concepts`).
+EDGE_KINDS = ("defines", "inherits", "instantiates", "calls", "implemented_by")
 
 
 @dataclass(frozen=True, order=True)

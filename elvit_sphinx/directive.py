@@ -7,6 +7,8 @@ out; the rest of the page builds as usual.
 
 from __future__ import annotations
 
+import os
+
 from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -15,13 +17,15 @@ from elvit_sphinx.build_state import state
 from elvit_sphinx.collector import note_view
 from elvit_sphinx.compute_client import ComputeError
 from elvit_sphinx.images import ImageError, load_rgb
-from elvit_sphinx.view_data import ViewRequest, materialize, provenance
+from elvit_sphinx.view_data import ViewRequest, files_provenance, materialize, provenance
 from elvit_sphinx.view_node import elvit_view
 from elvit_sphinx.views.base import ViewSpec
 
 logger = logging.getLogger(__name__)
 
 COMMON_OPTIONS = {"image": directives.unchanged_required, "caption": directives.unchanged}
+#: Views drawn from files (ViewSpec.source_files) take no image.
+FILE_VIEW_OPTIONS = {"caption": directives.unchanged}
 
 
 class ElvitViewDirective(SphinxDirective):
@@ -37,6 +41,8 @@ class ElvitViewDirective(SphinxDirective):
 
     def run(self) -> list:
         build = state(self.env)
+        if not self.view.needs_trace:
+            return self._run_from_files(build)
         if "image" not in self.options:
             return self._warn("the :image: option is required (a path relative to this page)",
                               "options")
@@ -60,18 +66,46 @@ class ElvitViewDirective(SphinxDirective):
             for problem in problems:
                 self._warn(problem, "options")
             return []
+        return [self._node(key, absolute, options, config, provenance(config))]
+
+    def _node(self, key: str, image: str | None, options: dict, config, provenance_text: str,
+              files: tuple[str, ...] = ()) -> elvit_view:
         note_view(self.env, self.env.docname, self.view.name)
         node = elvit_view(
-            view=self.view.name, key=key, image=absolute, options=options,
+            view=self.view.name, key=key, image=image, options=options, files=files,
             serial=self.env.new_serialno("elvit-view"),
-            caption=self.options.get("caption", ""), provenance=provenance(config),
+            caption=self.options.get("caption", ""), provenance=provenance_text,
             alt=self.view.alt(config, options),
             links=self.view.links(config, options) if self.view.links else {},
         )
         self.set_source_info(node)
-        return [node]
+        return node
+
+    def _run_from_files(self, build) -> list:
+        """A view drawn from files (ViewSpec.source_files): no image, no forward pass."""
+        options = {**self.view.defaults,
+                   **{k: v for k, v in self.options.items() if k in self.view.option_spec}}
+        try:
+            names = self.view.source_files(build.source, options)
+        except ValueError as exc:
+            return self._warn(str(exc), "options")
+        files = []
+        for name in names:
+            absolute = name if os.path.isabs(name) else self.env.relfn2path(name, self.env.docname)[1]
+            if not os.path.isfile(absolute):
+                return self._warn(f"file not found: {name}", "options")
+            self.env.note_dependency(absolute)
+            files.append(absolute)
+        request = ViewRequest(self.view, None, options, tuple(files))
+        key, paths, problems = materialize(build, request, info=logger.info, warn=logger.warning)
+        for problem in problems:
+            self._warn(problem, "options")
+        if problems:
+            return []
+        return [self._node(key, None, options, paths, files_provenance(files), tuple(files))]
 
 
 def make_directive(view: ViewSpec) -> type[ElvitViewDirective]:
+    common = COMMON_OPTIONS if view.needs_trace else FILE_VIEW_OPTIONS
     return type(f"Elvit{view.name.title()}Directive", (ElvitViewDirective,),
-                {"view": view, "option_spec": {**COMMON_OPTIONS, **view.option_spec}})
+                {"view": view, "option_spec": {**common, **view.option_spec}})

@@ -7,6 +7,7 @@ from elvit_sphinx.assets import setup_assets
 from elvit_sphinx.build_line import setup_build_line
 from elvit_sphinx.build_state import init_build_state
 from elvit_sphinx.citation import setup_citation
+from elvit_sphinx.codegraph.source_pages import setup_source_pages
 from elvit_sphinx.collector import setup_collector
 from elvit_sphinx.config import setup_config
 from elvit_sphinx.directive import make_directive
@@ -17,7 +18,7 @@ from elvit_sphinx.view_node import setup_view_node
 from elvit_sphinx.views import VIEWS
 
 #: Bump when the shape of what the extension stores on the environment changes.
-ENV_VERSION = 3
+ENV_VERSION = 4
 
 
 def setup(app):
@@ -33,6 +34,7 @@ def setup(app):
     setup_build_line(app)
     setup_prefetch(app)
     setup_reference(app)
+    setup_source_pages(app)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from elvit_sphinx.build_state import BuildState
 from elvit_sphinx.cache import make_key
+from elvit_sphinx.images import file_sha256
 from elvit_sphinx.trace_data import TraceConfig
 from elvit_sphinx.traces import TraceRequest, get_trace
 from elvit_sphinx.views.base import ViewSpec, chunk_script, to_json
@@ -23,8 +25,9 @@ VIEW_SCHEMA = 2
 @dataclass(frozen=True)
 class ViewRequest:
     view: ViewSpec
-    image_path: str
+    image_path: str | None  # None for a view drawn from files (ViewSpec.source_files)
     options: dict
+    files: tuple[str, ...] = ()  # what such a view reads, absolute
 
     def trace_request(self, build: BuildState) -> TraceRequest:
         return TraceRequest(build.source, self.image_path, build.max_pixels,
@@ -48,6 +51,12 @@ def provenance(config: TraceConfig) -> str:
     return text
 
 
+def files_provenance(files: list[str]) -> str:
+    """The sentence under a figure drawn from files: which files, by content."""
+    named = ", ".join(f"{os.path.basename(path)} (sha256 {file_sha256(path)[:12]})" for path in files)
+    return f"Drawn during this build from {named}; the code is read, never run."
+
+
 def chunk_dir(build: BuildState, key: str) -> str:
     return os.path.join(build.cache.root, "views", key)
 
@@ -60,18 +69,35 @@ def chunk_names(build: BuildState, key: str) -> list[str]:
 
 
 def materialize(build: BuildState, request: ViewRequest, info, warn):
-    """Return (view_key, TraceConfig, problems); the view's data is in the cache afterwards."""
+    """Return (view_key, TraceConfig, problems); the view's data is in the cache afterwards.
+
+    For a view drawn from files the middle item is the list of those files, not a config.
+    """
+    if not request.view.needs_trace:
+        files = [Path(path) for path in request.files]
+        problems = request.view.validate(files, request.options)
+        if problems:
+            return None, files, problems
+        digests = [(str(path), file_sha256(path)) for path in files]
+        key = make_key("view", VIEW_SCHEMA, request.view.name, digests, sorted(request.options.items()))
+        _store(build, key, lambda: request.view.build(files, request.options))
+        return key, files, []
     trace_request = request.trace_request(build)
     trace = get_trace(build.cache, trace_request, info=info, warn=warn)
     problems = request.view.validate(trace.config, request.options)
     if problems:
         return None, trace.config, problems
     key = request.key(trace_request.key)
+    _store(build, key, lambda: request.view.build(trace, request.options))
+    return key, trace.config, []
+
+
+def _store(build: BuildState, key: str, make_output) -> None:
+    """Build and cache the view's data unless the cache already has it."""
     path = build.cache.view_path(key)
     if build.cache.read_text(path) is None:
-        output = request.view.build(trace, request.options)
+        output = make_output()
         for name, payload in output.chunks.items():
             build.cache.write_text(os.path.join(chunk_dir(build, key), f"{name}.js"),
                                    chunk_script(f"{key}/{name}", payload))
         build.cache.write_text(path, to_json(output.data))
-    return key, trace.config, []

@@ -25,7 +25,8 @@ CHUNK_FOLDER = "_elvit"
 
 
 class elvit_view(nodes.General, nodes.Element):  # noqa: N801 - docutils naming convention
-    """A view: attributes view, key, image, options, serial, caption, provenance, alt, links."""
+    """A view: attributes view, key, image (None for a view drawn from files), files (what such
+    a view reads), options, serial, caption, provenance, alt, links."""
 
 
 def _regenerate(env, node) -> str | None:
@@ -36,7 +37,8 @@ def _regenerate(env, node) -> str | None:
     from elvit_sphinx.views import VIEWS
 
     build = state(env)
-    request = ViewRequest(VIEWS[node["view"]], node["image"], node["options"])
+    request = ViewRequest(VIEWS[node["view"]], node["image"], node["options"],
+                          tuple(node.get("files") or ()))
     key, _config, _problems = materialize(build, request, info=logger.info, warn=logger.warning)
     return build.cache.read_text(build.cache.view_path(key)) if key else None
 

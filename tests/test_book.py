@@ -187,3 +187,14 @@ def test_every_page_names_the_version_and_checkpoint_and_has_a_stable_address(bu
         assert f'<link rel="canonical" href="{cff["url"]}{page.name}" />' in html, page.name
     sitemap = (built_book / "sitemap.xml").read_text()
     assert f"<loc>{cff['url']}06-residual-stream.html</loc>" in sitemap
+def test_code_chapter_shows_the_graph_and_links_every_class_to_its_source(built_book):
+    """Chapter 10: the code graph, glued class names linked to anchors that exist."""
+    import re
+
+    html = (built_book / "10-how-the-code-is-organised.html").read_text()
+    assert 'data-elvit-view="codegraph"' in html and "{glue" not in html
+    links = set(re.findall(r'href="(_elvit_source/[^"#]+)#([^"]+)"', html))
+    assert len(links) >= 5
+    for page, anchor in links:
+        assert f'id="{anchor}"' in (built_book / page).read_text(), (page, anchor)
+    assert len(html.encode()) < 1_000_000

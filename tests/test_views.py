@@ -76,7 +76,8 @@ def test_every_view_has_a_script_and_a_documented_directive():
         for library in spec.libraries:
             assert (STATIC_DIR / library).is_file(), library
         module = __import__(spec.build.__module__, fromlist=["_"])
-        assert f"```{{elvit-{name}}}" in module.__doc__ and ":image:" in module.__doc__
+        assert f"```{{elvit-{name}}}" in module.__doc__
+        assert (":image:" in module.__doc__) == spec.needs_trace, name  # file-drawn views take none
 
 
 # --- conv ----------------------------------------------------------------------------------------

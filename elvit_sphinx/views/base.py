@@ -34,9 +34,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
+
+if TYPE_CHECKING:
+    from elvit_sphinx.model_source import ModelSource
 
 CHUNK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -69,6 +72,18 @@ class ViewSpec:
     #: when the page is written (a missing one is a warning with file:line) and the script reads
     #: the URLs from ``view.links[name]``.
     links: Callable[[TraceConfig, dict], dict[str, str]] | None = None
+    #: Views drawn from files instead of a forward pass (the code graph) set this:
+    #: (ModelSource, options) -> the paths they read; a relative path is taken from the page's
+    #: folder, like ``:image:``; a ``ValueError`` becomes a warning. Such a view takes no
+    #: ``:image:`` and no trace is computed: ``validate``, ``build``, ``alt`` and ``links`` get
+    #: the list of those files (absolute ``Path``s, same order) where other views get a trace
+    #: or its config. The files become dependencies of the page and the cached view is keyed
+    #: on their contents, so the view is rebuilt exactly when one of them changes.
+    source_files: Callable[[ModelSource, dict], list[str]] | None = None
+
+    @property
+    def needs_trace(self) -> bool:
+        return self.source_files is None
 
     @property
     def script(self) -> str:
