@@ -31,6 +31,7 @@ UNTRAINED_RECIPE = "elvit-untrained-v1-seed0"
 _WEIGHT_FILES = ("config.json", "preprocessor_config.json")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 _HUB_PATTERNS = ["config.json", "preprocessor_config.json", "*.safetensors", "*.json"]
+_HUB_FALLBACK_PATTERNS = ["config.json", "preprocessor_config.json", "*.bin", "*.json"]
 
 
 class ModelSourceError(ValueError):
@@ -134,20 +135,30 @@ def _folder_source(spec: str, folder: Path, label: str) -> ModelSource:
     )
 
 
-def _hub_snapshot(repo_id: str) -> Path:
+def _snapshot(repo_id: str, local_only: bool, cache_dir: str | None) -> Path:
+    """The repo's config and weights; safetensors when it has them, else the older .bin files
+    (many 4.x-era hub checkpoints, the EL-VIT paper's among them, were uploaded as .bin)."""
     from huggingface_hub import snapshot_download
 
+    folder = Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, cache_dir=cache_dir,
+                                    local_files_only=local_only))
+    if not any(p.name.endswith(_WEIGHT_SUFFIXES) for p in folder.iterdir()):
+        folder = Path(snapshot_download(repo_id, allow_patterns=_HUB_FALLBACK_PATTERNS,
+                                        cache_dir=cache_dir, local_files_only=local_only))
+    return folder
+
+
+def _hub_snapshot(repo_id: str) -> Path:
     # Read at call time: huggingface_hub fixes its constants when first imported.
     cache_dir = os.environ.get("HF_HUB_CACHE") or None
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, local_files_only=True,
-                                      cache_dir=cache_dir))
+        return _snapshot(repo_id, local_only=True, cache_dir=cache_dir)
     except Exception:  # noqa: BLE001 - any miss in the local cache means: try the network
         pass
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         raise ModelSourceError(_unreachable_message(repo_id, "HF_HUB_OFFLINE is set"))
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, cache_dir=cache_dir))
+        return _snapshot(repo_id, local_only=False, cache_dir=cache_dir)
     except Exception as exc:  # noqa: BLE001 - network, auth and not-found all mean the same here
         raise ModelSourceError(_unreachable_message(repo_id, type(exc).__name__)) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,19 @@ def test_hub_id_is_taken_from_the_local_hf_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     source = resolve(PAPER_MODEL)
     assert source.path.endswith("snapshots/0123abcd") and PAPER_MODEL in source.label
+
+
+def test_hub_checkpoint_with_only_bin_weights_is_found(tmp_path, monkeypatch):
+    """4.x-era repos (the paper's) hold pytorch_model.bin and no safetensors."""
+    repo = tmp_path / "hub" / ("models--" + PAPER_MODEL.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    snapshot = write_checkpoint(repo / "snapshots" / "0123abcd")
+    (snapshot / "model.safetensors").rename(snapshot / "pytorch_model.bin")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    source = resolve(PAPER_MODEL)
+    assert source.kind == "folder" and (Path(source.path) / "pytorch_model.bin").is_file()
 
 
 def test_unreachable_hub_id_names_the_id_and_the_fix(tmp_path, monkeypatch):
