@@ -17,7 +17,7 @@ from elvit_sphinx.build_state import state
 from elvit_sphinx.collector import note_view
 from elvit_sphinx.compute_client import ComputeError
 from elvit_sphinx.images import ImageError, load_rgb
-from elvit_sphinx.view_data import ViewRequest, files_provenance, materialize, provenance
+from elvit_sphinx.view_data import ViewRequest, files_provenance, materialize, provenance, static_path
 from elvit_sphinx.view_node import elvit_view
 from elvit_sphinx.views.base import ViewSpec
 
@@ -71,11 +71,18 @@ class ElvitViewDirective(SphinxDirective):
     def _node(self, key: str, image: str | None, options: dict, config, provenance_text: str,
               files: tuple[str, ...] = ()) -> elvit_view:
         note_view(self.env, self.env.docname, self.view.name)
+        static = static_path(state(self.env), key)
+        if os.path.exists(static):
+            # Registered as an image of this page, so that LaTeX and other builders copy it
+            # when the figure is replaced by its static picture (view_node.ViewFallback).
+            self.env.images.add_file(self.env.docname, static)
+        else:
+            static = ""
         node = elvit_view(
             view=self.view.name, key=key, image=image, options=options, files=files,
             serial=self.env.new_serialno("elvit-view"),
             caption=self.options.get("caption", ""), provenance=provenance_text,
-            alt=self.view.alt(config, options),
+            alt=self.view.alt(config, options), static=static,
             links=self.view.links(config, options) if self.view.links else {},
         )
         self.set_source_info(node)

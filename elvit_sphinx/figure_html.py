@@ -13,8 +13,14 @@ from elvit_sphinx.views.base import script_safe
 
 
 def figure_html(view: str, element_id: str, key: str, data_json: str, alt: str, caption: str,
-                provenance: str, fallback_img: str = "", links_json: str = "") -> str:
-    noscript = (fallback_img or "") + f'<p class="elvit-alt">{html.escape(alt)}</p>'
+                provenance: str, static_url: str = "", links_json: str = "") -> str:
+    """``static_url``: the figure's static picture, shown without JavaScript and downloadable."""
+    picture = (f'<img class="elvit-static" src="{html.escape(static_url)}" alt="{html.escape(alt)}">'
+               if static_url else "")
+    noscript = picture + f'<p class="elvit-alt">{html.escape(alt)}</p>'
+    download = (f'<a class="elvit-download" href="{html.escape(static_url)}" '
+                f'download="elvit-{html.escape(view)}-{html.escape(key[:8])}.png">Download PNG</a>'
+                if static_url else "")
     links = (f'<script type="application/json" class="elvit-links">{script_safe(links_json)}</script>'
              if links_json else "")
     parts = [
@@ -27,6 +33,7 @@ def figure_html(view: str, element_id: str, key: str, data_json: str, alt: str, 
         "<figcaption>",
         f'<span class="elvit-caption">{html.escape(caption)}</span> ' if caption else "",
         f'<span class="elvit-provenance">{html.escape(provenance)}</span>',
+        download,
         "</figcaption></figure>",
     ]
     return "".join(parts)

@@ -7,6 +7,8 @@ The JSON is written last, so its presence means the entry is complete.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ from elvit_sphinx.images import file_sha256
 from elvit_sphinx.trace_data import TraceConfig
 from elvit_sphinx.traces import TraceRequest, get_trace
 from elvit_sphinx.views.base import ViewSpec, chunk_script, to_json
+
+STATIC_NAME = "static.png"
 
 #: Bump when any view's embedded data changes shape (part of every view key).
 VIEW_SCHEMA = 2
@@ -80,7 +84,7 @@ def materialize(build: BuildState, request: ViewRequest, info, warn):
             return None, files, problems
         digests = [(str(path), file_sha256(path)) for path in files]
         key = make_key("view", VIEW_SCHEMA, request.view.name, digests, sorted(request.options.items()))
-        _store(build, key, lambda: request.view.build(files, request.options))
+        _store(build, key, request.view, lambda: request.view.build(files, request.options))
         return key, files, []
     trace_request = request.trace_request(build)
     trace = get_trace(build.cache, trace_request, info=info, warn=warn)
@@ -88,16 +92,36 @@ def materialize(build: BuildState, request: ViewRequest, info, warn):
     if problems:
         return None, trace.config, problems
     key = request.key(trace_request.key)
-    _store(build, key, lambda: request.view.build(trace, request.options))
+    _store(build, key, request.view, lambda: request.view.build(trace, request.options))
     return key, trace.config, []
 
 
-def _store(build: BuildState, key: str, make_output) -> None:
-    """Build and cache the view's data unless the cache already has it."""
+def static_path(build: BuildState, key: str) -> str:
+    """The view's static picture (PNG) in the cache."""
+    return os.path.join(chunk_dir(build, key), STATIC_NAME)
+
+
+def _store(build: BuildState, key: str, view: ViewSpec, make_output) -> None:
+    """Build and cache the view's data (and static picture) unless the cache already has it."""
     path = build.cache.view_path(key)
-    if build.cache.read_text(path) is None:
+    text = build.cache.read_text(path)
+    data = None
+    if text is None:
         output = make_output()
         for name, payload in output.chunks.items():
             build.cache.write_text(os.path.join(chunk_dir(build, key), f"{name}.js"),
                                    chunk_script(f"{key}/{name}", payload))
         build.cache.write_text(path, to_json(output.data))
+        data = output.data
+    picture = static_path(build, key)
+    if view.static is not None and not os.path.exists(picture):
+        if data is None:
+            data = json.loads(text)
+        build.cache.write_bytes(picture, png_bytes(view.static(data)))
+
+
+def png_bytes(image) -> bytes:
+    """A PIL image as PNG bytes, without timestamps (the same figure gives the same file)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

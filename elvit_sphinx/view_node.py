@@ -16,6 +16,7 @@ import tempfile
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
+from sphinx.util.osutil import relative_uri
 
 from elvit_sphinx.figure_html import figure_html
 
@@ -53,12 +54,18 @@ def _copy_if_changed(source: str, destination: str) -> None:
     os.replace(tmp, destination)  # parallel writers of the same chunk never leave half a file
 
 
-def publish_chunks(build, key: str, outdir: str) -> None:
-    from elvit_sphinx.view_data import chunk_dir, chunk_names
+def publish_chunks(build, key: str, outdir: str) -> str:
+    """Copy the view's chunks and static picture beside the site; return the picture's path
+    relative to the output folder ("" when the view has none)."""
+    from elvit_sphinx.view_data import STATIC_NAME, chunk_dir, chunk_names, static_path
 
     for name in chunk_names(build, key):
         _copy_if_changed(os.path.join(chunk_dir(build, key), f"{name}.js"),
                          os.path.join(outdir, CHUNK_FOLDER, key, f"{name}.js"))
+    if not os.path.exists(static_path(build, key)):
+        return ""
+    _copy_if_changed(static_path(build, key), os.path.join(outdir, CHUNK_FOLDER, key, STATIC_NAME))
+    return f"{CHUNK_FOLDER}/{key}/{STATIC_NAME}"
 
 
 def resolve_links(builder, node, targets: dict[str, str]) -> dict[str, str]:
@@ -93,27 +100,41 @@ def visit_elvit_view_html(self, node) -> None:
         logger.warning("elvit: view data missing from the cache", location=node,
                        type="elvit", subtype="cache")
         raise nodes.SkipNode
-    publish_chunks(build, node["key"], self.builder.outdir)
+    static = publish_chunks(build, node["key"], self.builder.outdir)
+    page = self.builder.get_target_uri(self.builder.current_docname)
+    static_url = relative_uri(page, static) if static else ""
     links = node.get("links") or {}
     links_json = to_json(resolve_links(self.builder, node, links)) if links else ""
     self.body.append(figure_html(node["view"], f"elvit-{node['serial']}", node["key"], data,
                                  node["alt"], node["caption"], node["provenance"],
-                                 links_json=links_json))
+                                 static_url=static_url, links_json=links_json))
     raise nodes.SkipNode
 
 
 class ViewFallback(SphinxPostTransform):
-    """For LaTeX, text, man… builders: the figure becomes its alt text and caption."""
+    """For LaTeX, text, man… builders: the figure becomes its static picture (when the view has
+    one) with the caption and provenance; builders without images get the alt text."""
 
     default_priority = 200
 
     def run(self, **kwargs) -> None:
-        if self.env._builder_cls.format == "html":  # as Sphinx's own post-transforms check
+        builder = self.env._builder_cls  # as Sphinx's own post-transforms check the format
+        if builder.format == "html":
             return
+        takes_png = "image/png" in getattr(builder, "supported_image_types", [])
         for node in list(self.document.findall(elvit_view)):
-            text = " ".join(filter(None, [node["caption"], f"[Interactive figure: {node['alt']}]",
-                                          node["provenance"]]))
-            node.replace_self(nodes.paragraph(text, text))
+            caption_text = " ".join(filter(None, [node["caption"], node["provenance"]]))
+            if takes_png and node.get("static"):
+                figure = nodes.figure("", classes=["elvit-static-figure"])
+                figure += nodes.image(uri=node["static"], candidates={"*": node["static"]},
+                                      alt=node["alt"])
+                figure += nodes.caption(caption_text, caption_text)
+                figure.source, figure.line = node.source, node.line
+                node.replace_self(figure)
+            else:
+                text = " ".join(filter(None, [node["caption"], f"[Interactive figure: {node['alt']}]",
+                                              node["provenance"]]))
+                node.replace_self(nodes.paragraph(text, text))
 
 
 def setup_view_node(app) -> None:

@@ -227,3 +227,27 @@ def test_prefetch_finds_the_image_literals_of_cells_that_call_book_trace():
     source = 'CAT = "images/cat.jpg"\nt = book_trace(CAT)\nu = book_trace(\'a/b.PNG\')\nx = "notes.txt"\n'
     assert images_named_in(source) == ["a/b.PNG", "images/cat.jpg"]
     assert images_named_in('CAT = "images/cat.jpg"') == []  # no cell reads traces
+
+
+@pytest.mark.sphinx("html", testroot="basic")
+def test_html_figure_has_a_static_picture_for_readers_without_javascript(app):
+    app.build()
+    html = (Path(app.outdir) / "index.html").read_text()
+    found = re.search(r'<noscript><img class="elvit-static" src="(_elvit/\w+/static\.png)" '
+                      r'alt="([^"]+)"', html)
+    assert found and "Bar chart of the model's probabilities" in found.group(2).replace("&#x27;", "'")
+    picture = Image.open(Path(app.outdir) / found.group(1))
+    assert picture.format == "PNG" and picture.width >= 400
+    assert f'<a class="elvit-download" href="{found.group(1)}" download=' in html
+
+
+@pytest.mark.sphinx("latex", testroot="basic")
+def test_latex_gets_the_static_picture_with_caption(app):
+    app.build()
+    [tex] = Path(app.outdir).glob("*.tex")
+    text = tex.read_text()
+    included = re.search(r"\\sphinxincludegraphics(?:\[[^\]]*\])?\{\{([\w-]+)\}(\.png)\}", text)
+    assert included, text[-3000:]
+    assert Image.open(Path(app.outdir) / (included.group(1) + included.group(2))).format == "PNG"
+    assert "Computed during this build by" in text
+    assert "Interactive figure" not in text

@@ -43,8 +43,9 @@ from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import heatmap
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.palettes import palette_rgb
 
 DEFAULT_KERNELS = 8
@@ -116,6 +117,21 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     })
 
 
+
+def static(data: dict):
+    """The image, the first kernel, and that kernel's complete output map."""
+    image, grid, p = decode(data["image"]), data["grid"], data["patch"]
+    k = data["kernels"].index(data["start_kernel"])
+    n = grid * grid
+    figure = draw.new_figure(900, 330)
+    axes = figure.subplots(1, 3, width_ratios=[1.2, 0.6, 1.2], gridspec_kw={"wspace": 0.15})
+    draw.picture(axes[0], image, f"Input: {grid}×{grid} patches of {p}×{p} pixels", grid=grid,
+                 box=(0, 0, p, p))
+    draw.picture(axes[1], decode(data["kernel_pictures"])[k], f"Kernel {data['start_kernel']} ({p}×{p}×3)")
+    draw.heatmap(axes[2], decode(data["codes"])[k, :n].reshape(grid, grid), data["palette"],
+                 f"Output map of kernel {data['start_kernel']}")
+    return draw.to_image(figure)
+
 VIEW = ViewSpec(
     name="conv",
     option_spec={"kernels": heatmap.int_list, "kernel": nonnegative_int},
@@ -123,4 +139,5 @@ VIEW = ViewSpec(
     validate=validate,
     build=build,
     alt=alt,
+    static=static,
 )

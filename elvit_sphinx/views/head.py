@@ -34,8 +34,9 @@ from docutils.parsers.rst import directives
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import heatmap
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.palettes import palette_rgb
 from elvit_sphinx.views.prediction import CHARTS
 
@@ -83,6 +84,25 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     })
 
 
+
+def static(data: dict):
+    """CLS before and after the final LayerNorm, the classifier rows, the probabilities."""
+    rows, cols = data["rows"], data["cols"]
+    figure = draw.new_figure(900, 420)
+    axes = figure.subplot_mosaic([["before", "weights"], ["after", "probs"]], width_ratios=[0.6, 1.4],
+                                 gridspec_kw={"hspace": 0.4, "wspace": 0.25})
+    draw.heatmap(axes["before"], decode(data["before_codes"]).reshape(rows, cols), data["palette"],
+                 "CLS after the last block")
+    draw.heatmap(axes["after"], decode(data["after_codes"]).reshape(rows, cols), data["palette"],
+                 "… after the final LayerNorm: z")
+    weights = decode(data["weight_codes"])
+    draw.heatmap(axes["weights"], weights, data["palette"],
+                 f"Classifier weights: {weights.shape[0]} rows of {data['hidden']}")
+    axes["weights"].set_aspect("auto")
+    draw.bars(axes["probs"], data["labels"], decode(data["probs"]), highlight=0,
+              xlabel="softmax probability", xmax=1.0)
+    return draw.to_image(figure)
+
 VIEW = ViewSpec(
     name="head",
     option_spec={"top": directives.positive_int},
@@ -90,4 +110,5 @@ VIEW = ViewSpec(
     build=build,
     alt=alt,
     libraries=CHARTS,
+    static=static,
 )

@@ -36,8 +36,9 @@ from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import heatmap
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.palettes import palette_rgb
 
 
@@ -80,6 +81,26 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     })
 
 
+
+def static(data: dict):
+    """The image with its grid and the first patch framed, its pixels and its embedding."""
+    image = decode(data["image"])
+    p, grid, start = data["patch"], data["grid"], data["start"]
+    row, col = divmod(start, grid)
+    codes = decode(data["codes"])[start].reshape(data["rows"], data["cols"])
+    low, high, mean = decode(data["stats"])[start]
+    figure = draw.new_figure(900, 420)
+    axes = figure.subplot_mosaic([["image", "pixels"], ["image", "embedding"]],
+                                 width_ratios=[1, 1], gridspec_kw={"wspace": 0.1, "hspace": 0.35})
+    draw.picture(axes["image"], image, f"The image the model sees: {grid}×{grid} patches of {p}×{p} pixels",
+                 grid=grid, box=(col * p, row * p, p, p))
+    draw.picture(axes["pixels"], image[row * p:(row + 1) * p, col * p:(col + 1) * p],
+                 f"Patch {start} (row {row}, col {col}), enlarged")
+    draw.heatmap(axes["embedding"], codes, data["palette"],
+                 f"Its embedding: {data['hidden']} numbers as {data['rows']}×{data['cols']}\n"
+                 f"min {low:.3f}, max {high:.3f}, mean {mean:.3f}".replace("-", "−"))
+    return draw.to_image(figure)
+
 VIEW = ViewSpec(
     name="patches",
     option_spec={"patch": nonnegative_int},
@@ -87,4 +108,5 @@ VIEW = ViewSpec(
     validate=validate,
     build=build,
     alt=alt,
+    static=static,
 )

@@ -25,8 +25,9 @@ import numpy as np
 from docutils.parsers.rst import directives
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import decode, encode
 
 MAX_BARS = 20
 CHARTS = ("vendor/d3-7.9.2.min.js", "charts.js")
@@ -74,6 +75,17 @@ def alt(config: TraceConfig, options: dict) -> str:
             f"{config.image_name}, the most likely class highlighted.")
 
 
+
+def static(data: dict):
+    """The bar chart of probabilities, the top class highlighted."""
+    probs = decode(data["probs"])
+    figure = draw.new_figure(640, 60 + 26 * len(probs))
+    ax = figure.add_axes((0.2, 0.8 / (1 + len(probs) / 3), 0.72, 0.75))
+    top = data["classes"].index(data["top"]) if data["top"] in data["classes"] else None
+    draw.bars(ax, data["labels"], probs, highlight=top, xlabel="softmax probability", xmax=1.0,
+              title=f"Prediction: {data['top_label']} ({100 * decode(data['top_prob'])[0]:.1f}%)")
+    return draw.to_image(figure)
+
 VIEW = ViewSpec(name="prediction", build=build, validate=validate, alt=alt,
                 option_spec={"top": directives.positive_int, "order": _order},
-                defaults={"order": "probability"}, libraries=CHARTS)
+                defaults={"order": "probability"}, libraries=CHARTS, static=static)

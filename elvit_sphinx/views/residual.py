@@ -39,8 +39,9 @@ import numpy as np
 from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.prediction import CHARTS
 
 
@@ -99,6 +100,38 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     })
 
 
+
+def static(data: dict):
+    """The plot of lengths through the stream, and the chosen block's two additions."""
+    norms, layers = decode(data["norms"]), data["layers"]
+    token, block = data["start_token"], data["start_block"]
+    stages = np.arange(2 * layers + 1)
+    patches = norms[:, 1:]
+    figure = draw.new_figure(900, 380)
+    plot, sums = figure.subplots(1, 2, width_ratios=[1.7, 1], gridspec_kw={"wspace": 0.05})
+    plot.fill_between(stages, patches.min(1), patches.max(1), color="#888888", alpha=0.15, linewidth=0)
+    plot.plot(stages, np.median(patches, 1), "--", color="#666666", label="median of the patch tokens")
+    plot.plot(stages, norms[:, 0], color=draw.BAR_TOP, linewidth=2.5, label="CLS token")
+    if token:
+        plot.plot(stages, norms[:, token], color="#0a84ff", linewidth=2, label=f"token {token}")
+    plot.axvspan(2 * block, 2 * block + 2, color="#0a84ff", alpha=0.1)
+    plot.set_xticks(stages[::2], ["emb"] + [str(i) for i in range(layers)], fontsize=7)
+    plot.set_xlabel("stage (after embeddings, then after each block)", fontsize=8)
+    plot.set_ylabel("length ‖x‖", fontsize=8)
+    plot.legend(fontsize=7, frameon=False)
+    t, i = token, block
+    attention, mlp = decode(data["attention_norms"]), decode(data["mlp_norms"])
+    draw.text_panel(sums, [
+        f"{'CLS' if t == 0 else f'token {t}'}, block {i}:",
+        f"input ‖x‖      = {norms[2 * i, t]:.3f}",
+        f"+ attention ‖a‖ = {attention[i, t]:.3f}",
+        f"→ residual₁     = {norms[2 * i + 1, t]:.3f}",
+        f"+ MLP ‖m‖       = {mlp[i, t]:.3f}",
+        f"→ output        = {norms[2 * i + 2, t]:.3f}",
+        f"cos(input, output) = {decode(data['cosines'])[i, t]:.3f}",
+    ])
+    return draw.to_image(figure)
+
 VIEW = ViewSpec(
     name="residual",
     option_spec={"token": nonnegative_int, "block": nonnegative_int},
@@ -107,4 +140,5 @@ VIEW = ViewSpec(
     build=build,
     alt=alt,
     libraries=CHARTS,
+    static=static,
 )

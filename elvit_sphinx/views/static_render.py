@@ -1,0 +1,94 @@
+"""Drawing a view's static picture (PNG) at build time, from the same data the page receives.
+
+Each view's ``static(data)`` (see :class:`.base.ViewSpec`) lays out its panels with these
+helpers and returns a PIL image. matplotlib draws them with its Agg renderer (no display, no
+browser); it is imported only when a picture is drawn, so starting Sphinx stays fast.
+Heatmaps use the palette indices and palettes the page uses, so the static picture shows the
+same colours as the interactive figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from elvit_sphinx.views.encoding import decode
+
+DPI = 100
+TEXT = "#222222"
+ACCENT = "#ff3b30"
+BAR, BAR_TOP = "#7570b3", "#d95f02"
+
+
+def new_figure(width_px: int, height_px: int):
+    """A matplotlib Figure of that size in pixels, not registered with pyplot."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
+    figure.patch.set_facecolor("white")
+    return figure
+
+
+def to_image(figure):
+    """The drawn figure as an RGB PIL image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+
+
+def picture(ax, rgb: np.ndarray, title: str = "", grid: int = 0, box=None) -> None:
+    """An RGB array (rows × cols × 3) without axes; ``grid`` draws that many cells per side,
+    ``box`` = (col, row, width, height) frames a region, in array units."""
+    rows, cols = rgb.shape[:2]
+    ax.imshow(rgb, interpolation="nearest", extent=(0, cols, rows, 0))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9, color=TEXT, loc="left")
+    if grid:
+        for k in range(1, grid):
+            ax.axhline(k * rows / grid, color="white", alpha=0.5, linewidth=0.5)
+            ax.axvline(k * cols / grid, color="white", alpha=0.5, linewidth=0.5)
+    if box is not None:
+        from matplotlib.patches import Rectangle
+
+        col, row, width, height = box
+        ax.add_patch(Rectangle((col, row), width, height, fill=False, edgecolor=ACCENT, linewidth=2))
+
+
+def coloured(codes: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Palette indices (any shape) → RGB colours (shape + (3,))."""
+    return np.asarray(palette).reshape(256, 3)[np.asarray(codes, dtype=np.intp)]
+
+
+def heatmap(ax, codes: np.ndarray, palette_packed: dict, title: str = "", box=None) -> None:
+    picture(ax, coloured(codes, decode(palette_packed)), title, box=box)
+
+
+def bars(ax, labels: list[str], values, highlight: int | None = None, xlabel: str = "",
+         title: str = "", xmax: float | None = None) -> None:
+    """Horizontal bars, the first label at the top, the value written after each bar."""
+    values = np.asarray(values, dtype=np.float64)
+    positions = np.arange(len(labels))[::-1]
+    colours = [BAR_TOP if i == highlight else BAR for i in range(len(labels))]
+    ax.barh(positions, values, color=colours, height=0.7)
+    ax.set_yticks(positions, labels, fontsize=8)
+    top = xmax if xmax is not None else max(float(values.max()), 1e-12) * 1.15
+    ax.set_xlim(0, top)
+    for y, value in zip(positions, values, strict=True):
+        ax.text(value + top * 0.01, y, f"{value:.3f}", va="center", fontsize=7, color=TEXT)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9, color=TEXT, loc="left")
+
+
+def text_panel(ax, lines: list[str]) -> None:
+    """Lines of text in an empty panel (the readout of the interactive figure)."""
+    ax.axis("off")
+    ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=8, family="monospace", color=TEXT,
+            transform=ax.transAxes)
