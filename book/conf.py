@@ -95,3 +95,11 @@ html_show_sourcelink = False
 html_last_updated_fmt = None
 # Light or dark follows the reader's system until they press the theme switch.
 html_context = {"default_mode": "auto"}
+
+# --- PDF (nox -s pdf: the LaTeX builder, then latexmk) ------------------------------------------
+# XeLaTeX with FreeFont (Debian: fonts-freefont-otf) typesets the book's Unicode (×, −, γ, ‖…)
+# directly; figures appear as their static pictures, with caption and provenance.
+latex_engine = "xelatex"
+latex_documents = [("index", "elvit-book.tex", html_title, author, "manual")]
+latex_elements = {"papersize": "a4paper", "figure_align": "htbp"}
+latex_use_xindy = False  # makeindex ships with TeX Live; xindy is a separate Debian package

@@ -30,6 +30,7 @@ Options:
     A glossary file (MyST or RST, relative to the page) whose terms become concept nodes; its
     entries are linked, so the page and the glossary should share a folder.
 ``:caption:``
+    A caption under the figure (the provenance sentence is added after it).
 
 Example (MyST)::
 
