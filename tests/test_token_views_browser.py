@@ -30,8 +30,11 @@ def rgba(rgb: np.ndarray) -> list[int]:
 
 
 def centre(locator, cols: int, rows: int, row: int, col: int):
+    """Screen position of the middle of cell (row, col) of a canvas (inside its 1-px border:
+    with cells about 1 px wide, the border matters)."""
     box = locator.bounding_box()
-    return box["x"] + (col + 0.5) * box["width"] / cols, box["y"] + (row + 0.5) * box["height"] / rows
+    x, y, width, height = box["x"] + 1, box["y"] + 1, box["width"] - 2, box["height"] - 2
+    return x + (col + 0.5) * width / cols, y + (row + 0.5) * height / rows
 
 
 def canvas_index(page, selector: str, label_start: str) -> int:

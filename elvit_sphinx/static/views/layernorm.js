@@ -7,7 +7,7 @@ elvit.register("layernorm", (view) => {
   const stats = elvit.decode(d.stats), viridis = elvit.decode(d.viridis);
   const fmt = (v) => elvit.fmt(v, 4);
   // μ, σ² and σ can be tiny (a CLS vector) or large (a late block): 4 significant digits.
-  const sig = (v) => String(Number(v.toPrecision(4))).replace("-", "\u2212");
+  const sig = (v) => v.toPrecision(4).replace("-", "\u2212");
   const WHERE = {before: "before the attention", after: "before the MLP", final: "after the last block"};
   const normIndex = (block, norm) => (norm === "final" ? 2 * L : 2 * block + (norm === "after" ? 1 : 0));
 
@@ -47,7 +47,7 @@ elvit.register("layernorm", (view) => {
   }
 
   // ---- the five feature grids ---------------------------------------------------------------
-  const gridWidth = 150, codes = new Uint8Array(D);
+  const gridWidth = 140, codes = new Uint8Array(D);
   const hover = elvit.readout();
   function describe(j) {
     hover.replaceChildren(h("b", null, `feature ${j}`), `: x = ${fmt(now.x[j])}, x̂ = ${fmt(now.xhat[j])}, ` +
@@ -77,7 +77,7 @@ elvit.register("layernorm", (view) => {
   }
 
   // ---- the neighbourhood of the framed feature, with its numbers -----------------------------
-  const WIDTH = Math.min(9, D);
+  const WIDTH = Math.min(7, D);
   const ROWS = [["feature", (j) => String(j)], ["x", (j) => fmt(now.x[j])], ["x − μ", (j) => fmt(now.x[j] - now.mean)],
                 ["x̂", (j) => fmt(now.xhat[j])], ["γ", (j) => fmt(now.gamma[j])], ["β", (j) => fmt(now.beta[j])],
                 ["y", (j) => fmt(now.y[j])]];

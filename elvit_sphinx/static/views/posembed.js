@@ -18,7 +18,7 @@ elvit.register("posembed", (view) => {
   }
 
   // ---- the addition: three T×D heatmaps -------------------------------------------------
-  const matrixWidth = 240, matrixHeight = Math.round(Math.min(260, Math.max(130, 1.25 * T)));
+  const matrixWidth = 210, matrixHeight = Math.round(Math.min(260, Math.max(130, 1.25 * T)));
   const hover = elvit.readout();
   function describeFeature(t, j) {
     const k = t * D + j;
@@ -47,7 +47,7 @@ elvit.register("posembed", (view) => {
   const sign = (text) => h("span", {class: "elvit-operator"}, text);
 
   // ---- the chosen token's three vectors, on one colour scale ------------------------------
-  const stripWidth = D >= 480 ? D : D * Math.ceil(480 / D);
+  const stripWidth = D >= 420 ? D : D * Math.floor(420 / D);
   const stripCodes = new Uint8Array(D);
   const strips = ["", "", ""].map(() => {
     const picture = new elvit.Picture({cols: D, rows: 1, width: stripWidth, title: ""});
