@@ -300,3 +300,24 @@ def test_layernorm_loads_its_chunks_in_a_built_page(app, open_page):
     trace = trace_image(load_model("embedded"), Path(app.srcdir) / "images" / "noise.png")
     check_formula(figure, trace, 3, "before", 5, 0)
     assert_clean(log, site)
+
+
+# --- tokens.js helpers ---------------------------------------------------------------------------
+
+def test_token_helpers_match_python(odd_trace, open_view, tmp_path):
+    """decodeRow cuts any row out of base64 (rows that do not start on a 3-byte boundary too),
+    and heat.codes gives views/heatmap.codes' palette indices, halves rounded to even."""
+    from elvit_sphinx.views.encoding import encode
+
+    page, log, _figure = open_view(posembed.VIEW, odd_trace)
+    rows = np.arange(35, dtype=np.float32).reshape(5, 7) * np.float32(-1.5) + np.float32(0.1)
+    packed = encode(rows, "f32")
+    decoded = page.evaluate("(p) => [0, 1, 2, 3, 4].map(r => Array.from(elvit.heat.decodeRow(p, r)))", packed)
+    assert np.array_equal(np.array(decoded, dtype=np.float32), rows)
+    small = encode(np.array([[1, 2], [3, 4], [5, 6]], dtype=np.uint8), "u8")
+    assert page.evaluate("(p) => Array.from(elvit.heat.decodeRow(p, 2))", small) == [5, 6]
+    values = np.concatenate([np.random.default_rng(1).normal(size=500), [0.0, 2.0, 1.0, 0.5 / 255 * 2]])
+    codes = page.evaluate("(v) => Array.from(elvit.heat.codes(v, 0, v.length))", values.tolist())
+    assert codes == heatmap.codes(values).tolist()
+    assert page.evaluate("() => [0.5, 1.5, 2.5, -0.5, 3.2].map(elvit.heat.rint)") == [0, 2, 2, 0, 3]
+    assert_clean(log, tmp_path)

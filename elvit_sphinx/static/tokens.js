@@ -5,6 +5,7 @@
  *   elvit.heat.codes(values, offset, count, lo, hi)  palette indices exactly as views/heatmap.py
  *   elvit.heat.range(values, offset, count)          [min, max]
  *   elvit.heat.stretch(picture, width, height)       show a raster at any aspect ratio
+ *   elvit.heat.decodeRow(packed, row)                one row of a packed 2-D array
  *   elvit.tokenPicker(options)                       CLS cell + patch grid + token number box
  *
  * Token numbering is the model's: token 0 is CLS and patch i (row by row from 0, as in the
@@ -43,6 +44,21 @@
       codes[i] = span > 0 && v === v ? Math.min(255, Math.max(0, heat.rint((v - lo) / span * 255))) : 0;
     }
     return codes;
+  };
+
+  /* Row `row` of a packed (views/encoding.py) rows × cols array, decoding only its bytes: a
+   * ViT-B/16 LayerNorm chunk holds 2 × 197 × 768 floats, and the page shows one token. Base64
+   * turns 3 bytes into 4 characters, so the row is cut out of whole 3-byte groups. */
+  heat.decodeRow = function (packed, row) {
+    const Type = {u8: Uint8Array, i8: Int8Array, u16: Uint16Array, i16: Int16Array,
+                  f32: Float32Array, u32: Uint32Array}[packed.dtype];
+    const rowBytes = packed.shape[1] * Type.BYTES_PER_ELEMENT;
+    const start = row * rowBytes, first = Math.floor(start / 3);
+    const last = Math.ceil((start + rowBytes) / 3);
+    const text = atob(packed.b64.slice(4 * first, 4 * last));
+    const bytes = new Uint8Array(rowBytes);
+    for (let i = 0, j = start - 3 * first; i < rowBytes; i++, j++) bytes[i] = text.charCodeAt(j);
+    return new Type(bytes.buffer);
   };
 
   /* elvit.Picture keeps a raster's own aspect ratio; a 197×768 matrix or a 1×768 strip needs

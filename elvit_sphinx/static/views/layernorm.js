@@ -18,7 +18,7 @@ elvit.register("layernorm", (view) => {
   }
 
   // ---- what is shown: one LayerNorm (numbers of all tokens, once loaded) and one token ----
-  const loaded = Object.create(null);  // chunk name -> {x, y, gamma, beta} (typed arrays)
+  const loaded = Object.create(null);  // chunk name -> Promise of {x, y (packed), gamma, beta}
   const first = {x: elvit.decode(d.first.x), y: elvit.decode(d.first.y),
                  gamma: elvit.decode(d.first.gamma), beta: elvit.decode(d.first.beta)};
   let block = d.start.block, norm = d.start.norm, token = d.start.token, request = 0, ready = true;
@@ -28,9 +28,9 @@ elvit.register("layernorm", (view) => {
 
   function load(name) {
     if (!loaded[name]) {
+      // x and y stay packed: only the chosen token's row is ever decoded.
       loaded[name] = view.chunk(name).then((payload) => ({
-        x: elvit.decode(payload.x), y: elvit.decode(payload.y),
-        gamma: elvit.decode(payload.gamma), beta: elvit.decode(payload.beta)}));
+        x: payload.x, y: payload.y, gamma: elvit.decode(payload.gamma), beta: elvit.decode(payload.beta)}));
     }
     return loaded[name];
   }
@@ -152,8 +152,8 @@ elvit.register("layernorm", (view) => {
     view.setState({block: block, norm: norm, token: token, ready: false});
     load(name).then((all) => {
       if (mine !== request) return;  // the reader has moved on
-      now.x = all.x.subarray(token * D, (token + 1) * D);
-      now.y = all.y.subarray(token * D, (token + 1) * D);
+      now.x = heat.decodeRow(all.x, token);
+      now.y = heat.decodeRow(all.y, token);
       now.gamma = all.gamma; now.beta = all.beta;
       ready = true;
       drawToken();

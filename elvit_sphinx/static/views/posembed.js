@@ -6,10 +6,17 @@ elvit.register("posembed", (view) => {
   const G = d.grid, T = d.tokens, D = d.hidden;
   const withCls = elvit.decode(d.with_cls), position = elvit.decode(d.position);
   const viridis = elvit.decode(d.viridis), blues = elvit.decode(d.blues);
-  // A Float32Array stores the float32 rounding of the exact sum: the model's own addition.
-  const output = d.output ? elvit.decode(d.output) : Float32Array.from(withCls, (v, i) => v + position[i]);
+  const output = d.output ? elvit.decode(d.output) : add(withCls, position);
   const fmt = (v) => elvit.fmt(v, 4);
   const fmtCos = (v) => (Number.isFinite(v) ? elvit.fmt(v, 3) : "undefined (a zero vector)");
+
+  /* A Float32Array stores the float32 rounding of the exact sum: the model's own addition.
+   * (A plain loop: Float32Array.from with a map function was 10× slower in Chromium.) */
+  function add(a, b) {
+    const sum = new Float32Array(a.length);
+    for (let i = 0; i < a.length; i++) sum[i] = a[i] + b[i];
+    return sum;
+  }
 
   function tokenName(t) {
     if (t === 0) return "CLS (token 0)";
