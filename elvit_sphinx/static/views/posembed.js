@@ -107,8 +107,8 @@ elvit.register("posembed", (view) => {
     ? "In a trained ViT a patch's position embedding is most similar to those of nearby patches " +
       "and of its own row and column: look for a cross."
     : "This model is untrained: its position embeddings are random vectors, so the map has no " +
-      "structure. Only the chosen position itself is similar (1); all others are near 0. A " +
-      "trained ViT lights up nearby patches and the patch's own row and column.");
+      "structure. Only the chosen position itself is similar (1); the others scatter randomly " +
+      "around 0. A trained ViT lights up nearby patches and the patch's own row and column.");
 
   function drawSimilarity(t) {
     similarities(t);
