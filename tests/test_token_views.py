@@ -148,7 +148,8 @@ def test_layernorm_final_norm_ignores_the_block(small_trace):
 def test_layernorm_validate_messages(small_trace, odd_trace):
     config = small_trace.config
     assert layernorm.validate(config, layernorm.VIEW.defaults) == []
-    assert layernorm.validate(config, {"block": 11, "norm": "final", "token": 196, "feature": 191}) == []
+    assert layernorm.validate(config, {"block": 11, "norm": "after", "token": 196, "feature": 191}) == []
+    assert layernorm.validate(config, {"block": 99, "norm": "final", "token": 0, "feature": 0}) == []
     assert layernorm.validate(odd_trace.config, {"block": 3, "norm": "before", "token": 0, "feature": 0}) == [
         "block 3 is out of range: this model has 3 blocks (0–2)"]
     assert layernorm.validate(config, {"block": 0, "norm": "middle", "token": 0, "feature": 0}) == [
@@ -171,3 +172,32 @@ def test_token_views_are_deterministic_and_fit_the_page(trace, view, options, ca
     with capsys.disabled():
         print(f"\n{view.name} inline data, D={trace.config.hidden_size}: {size / 1024:.0f} KiB")
     assert size < 1_800_000  # a chapter page stays under 2 MB with ViT-B/16
+
+
+def test_bad_options_warn_once_each_with_file_and_line(make_app, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from sphinx.util.console import strip_colors
+
+    srcdir = tmp_path / "basic"
+    shutil.copytree(Path(__file__).parent / "roots" / "test-basic", srcdir)
+    (srcdir / "bad.rst").write_text(
+        "Bad\n===\n\n"                                                     # lines 1-3
+        ".. elvit-layernorm::\n   :image: images/noise.png\n   :norm: middle\n   :block: 40\n\n"  # 4
+        ".. elvit-posembed::\n   :image: images/noise.png\n   :token: 999\n\n"                    # 9
+        "Text after the figures.\n")
+    app = make_app("html", srcdir=srcdir)
+    app.build()
+    # (the new page is in no toctree: Sphinx says so, that is not ours)
+    warnings = [w for w in strip_colors(app.warning.getvalue()).strip().splitlines()
+                if "toc.not_included" not in w]
+    where = str(srcdir / "bad.rst")
+    locations = sorted(w.split(": WARNING: ", 1)[0] for w in warnings)
+    assert locations == [f"{where}:4", f"{where}:4", f"{where}:9"]
+    text = "\n".join(warnings)
+    assert "elvit-layernorm: norm 'middle' is not a LayerNorm of a block" in text
+    assert "elvit-layernorm: block 40 is out of range: this model has 12 blocks (0–11)" in text
+    assert "elvit-posembed: token 999 is out of range (0–196)" in text
+    html = (Path(app.outdir) / "bad.html").read_text()
+    assert "Text after the figures." in html and "elvit-figure" not in html

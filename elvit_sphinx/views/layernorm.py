@@ -100,7 +100,7 @@ def validate(config: TraceConfig, options: dict) -> list[str]:
         problems.append(f"norm {norm!r} is not a LayerNorm of a block; choose before (before the "
                         f"attention), after (before the MLP) or final (after the last block)")
     block, last = options.get("block", 0), config.num_layers - 1
-    if not 0 <= block <= last:
+    if norm != "final" and not 0 <= block <= last:  # the final LayerNorm belongs to no block
         problems.append(f"block {block} is out of range: this model has {config.num_layers} "
                         f"blocks (0–{last})")
     token, last_token = options.get("token", 0), config.num_tokens - 1
