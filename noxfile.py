@@ -1,4 +1,4 @@
-"""Sessions: build (the book), tests, lint, bench, train, evaluate.
+"""Sessions: build (the book), pdf, tests, lint, bench, train, evaluate.
 
 Every session installs with ``constraints.txt``: torch must stay at the pinned CPU build
 (a looser pin pulls a multi-GB CUDA wheel).
@@ -25,6 +25,29 @@ def build(session: nox.Session) -> None:
     install(session, "[book]")
     session.run(*BUILD_COMMAND, *session.posargs)
     session.log("The book is in book/_build/html/index.html")
+
+
+LATEX_TOOLS = ("latexmk", "xelatex", "makeindex")
+
+
+@nox.session
+def pdf(session: nox.Session) -> None:
+    """The whole book as a PDF (book/_build/latex/elvit-book.pdf): figures as static pictures.
+
+    Needs TeX Live; on Debian: apt-get install texlive-latex-recommended texlive-latex-extra
+    texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf.
+    """
+    import shutil
+
+    missing = [tool for tool in LATEX_TOOLS if shutil.which(tool) is None]
+    if missing:
+        session.error(f"TeX Live is missing ({', '.join(missing)}); see this session's docstring")
+    install(session, "[book]")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "latex", "book", "book/_build/latex",
+                *session.posargs)
+    session.run("make", "-C", "book/_build/latex", "all-pdf",
+                "LATEXMKOPTS=-interaction=nonstopmode -halt-on-error", external=True)
+    session.log("The PDF is book/_build/latex/elvit-book.pdf")
 
 
 @nox.session
