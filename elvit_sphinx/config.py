@@ -36,6 +36,10 @@ class ElvitConfig:
     cite_docs: str = field(default=r"^\d", metadata={
         "help": "regular expression: the documents (by name) that get a citation box",
         "rebuild": "env"})
+    standalone_views: bool = field(default=False, metadata={
+        "help": "also write every figure as a self-contained HTML file under _elvit/standalone/ "
+                "(for slides; nox -s build -- -D elvit_standalone_views=1)",
+        "rebuild": "html"})
     build_line: bool = field(default=True, metadata={
         "help": "end every HTML page with a line naming the book version and the checkpoint",
         "rebuild": "html"})

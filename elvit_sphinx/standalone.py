@@ -21,11 +21,18 @@ def _static(relative: str) -> str:
 
 def standalone_html(view: ViewSpec, output: ViewOutput, title: str = "", caption: str = "",
                     provenance: str = "", alt: str = "", key: str = STANDALONE_KEY) -> str:
+    """A view built in this process (tests): its data and chunks as Python objects."""
+    chunks = [chunk_script(f"{key}/{name}", payload) for name, payload in sorted(output.chunks.items())]
+    return standalone_page(view, to_json(output.data), chunks, title, caption, provenance, alt, key)
+
+
+def standalone_page(view: ViewSpec, data_json: str, chunk_scripts: list[str], title: str = "",
+                    caption: str = "", provenance: str = "", alt: str = "",
+                    key: str = STANDALONE_KEY) -> str:
+    """The page itself, from the cached forms: data JSON and chunk scripts (chunk_script())."""
     scripts = [*view.libraries, "elvit.js"]
-    chunks = "".join(f"<script>{script_safe(chunk_script(f'{key}/{name}', payload))}</script>"
-                     for name, payload in sorted(output.chunks.items()))
-    body = figure_html(view.name, "elvit-standalone", key, to_json(output.data), alt, caption,
-                       provenance)
+    chunks = "".join(f"<script>{script_safe(text)}</script>" for text in chunk_scripts)
+    body = figure_html(view.name, "elvit-standalone", key, data_json, alt, caption, provenance)
     return "".join([
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f"<title>{html.escape(title or 'elvit-' + view.name)}</title>",

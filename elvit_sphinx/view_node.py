@@ -108,7 +108,32 @@ def visit_elvit_view_html(self, node) -> None:
     self.body.append(figure_html(node["view"], f"elvit-{node['serial']}", node["key"], data,
                                  node["alt"], node["caption"], node["provenance"],
                                  static_url=static_url, links_json=links_json))
+    if self.builder.config.elvit_standalone_views:
+        write_standalone(self.builder, build, node, data)
     raise nodes.SkipNode
+
+
+def standalone_name(docname: str, serial: int, view: str) -> str:
+    return f"{docname.replace('/', '-')}-{serial}-{view}.html"
+
+
+def write_standalone(builder, build, node, data: str) -> None:
+    """The figure as one self-contained HTML file (runtime, data and all chunks inlined)."""
+    from elvit_sphinx.standalone import standalone_page
+    from elvit_sphinx.view_data import chunk_dir, chunk_names
+    from elvit_sphinx.views import VIEWS
+
+    folder = chunk_dir(build, node["key"])
+    chunks = [build.cache.read_text(os.path.join(folder, f"{name}.js")) or ""
+              for name in chunk_names(build, node["key"])]
+    page = standalone_page(VIEWS[node["view"]], data, chunks, title=node["caption"] or node["alt"],
+                           caption=node["caption"], provenance=node["provenance"], alt=node["alt"],
+                           key=node["key"])
+    target = os.path.join(builder.outdir, CHUNK_FOLDER, "standalone",
+                          standalone_name(builder.current_docname, node["serial"], node["view"]))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(page)
 
 
 class ViewFallback(SphinxPostTransform):

@@ -251,3 +251,21 @@ def test_latex_gets_the_static_picture_with_caption(app):
     assert Image.open(Path(app.outdir) / (included.group(1) + included.group(2))).format == "PNG"
     assert "Computed during this build by" in text
     assert "Interactive figure" not in text
+
+
+@pytest.mark.browser
+def test_standalone_views_are_self_contained_pages(make_app, tmp_path, open_page):
+    app = make_app("html", srcdir=copy_root("basic", tmp_path),
+                   confoverrides={"elvit_standalone_views": True})
+    app.build()
+    [page_path] = (Path(app.outdir) / "_elvit" / "standalone").glob("index-*-prediction.html")
+    html = page_path.read_text()
+    assert "<script src=" not in html and "<link" not in html  # nothing to fetch
+    moved = tmp_path / "slides" / "figure.html"  # it works anywhere, alone
+    moved.parent.mkdir()
+    moved.write_text(html)
+    page, log = open_page(moved, wait_for="() => document.querySelector('[data-elvit-view]')"
+                                           ".dataset.elvitReady === 'true'")
+    assert page.locator("rect.elvit-bar").count() == 10
+    assert "Computed during this build by" in page.inner_text("figcaption")
+    assert log.console_errors == [] and log.page_errors == [] and log.outside(moved.parent) == []
