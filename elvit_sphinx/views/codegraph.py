@@ -7,9 +7,9 @@ which (``self.mlp = ViTMLP(config)``) and which *calls* which. Base classes from
 file are grey nodes. The book's glossary terms are nodes too, each joined by an *implemented
 by* edge to the classes that implement it, found in the code itself (class names, attribute
 names such as ``self.cls_token``, what built an attribute such as ``nn.LayerNorm``; see
-:mod:`code_graph.concepts`). Classes the book's model does not use (not reachable from
+``code_graph.concepts``). Classes the book's model does not use (not reachable from
 ``ViTForImageClassification``) are drawn faded. The layout is force-directed with the labels
-as bodies of their own (:mod:`code_graph.layout`), so no two labels overlap.
+as bodies of their own (``code_graph.layout``), so no two labels overlap.
 
 Hover a node (or focus it) to read its docstring's first sentence, or a term's definition.
 Click it (or press Enter) to open a panel: a class shows its highlighted source and a link to
