@@ -1,4 +1,4 @@
-"""Sessions: build (the book), pdf, tests, lint, bench, train, evaluate.
+"""Sessions: build (the book), pdf, gettext, tests, lint, bench, train, evaluate.
 
 Every session installs with ``constraints.txt``: torch must stay at the pinned CPU build
 (a looser pin pulls a multi-GB CUDA wheel).
@@ -48,6 +48,15 @@ def pdf(session: nox.Session) -> None:
     session.run("make", "-C", "book/_build/latex", "all-pdf",
                 "LATEXMKOPTS=-interaction=nonstopmode -halt-on-error", external=True)
     session.log("The PDF is book/_build/latex/elvit-book.pdf")
+
+
+@nox.session
+def gettext(session: nox.Session) -> None:
+    """Message catalogs (.pot) of the prose and of the figures' own words into
+    book/_build/gettext; translate them with e.g. sphinx-intl into book/locale/<lang>/."""
+    install(session, "[book]")
+    session.run("sphinx-build", "-b", "gettext", "book", "book/_build/gettext", *session.posargs)
+    session.log("Catalogs in book/_build/gettext (elvit.pot holds the figures' words)")
 
 
 @nox.session

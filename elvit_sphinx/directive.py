@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -86,6 +87,13 @@ class ElvitViewDirective(SphinxDirective):
             links=self.view.links(config, options) if self.view.links else {},
         )
         self.set_source_info(node)
+        caption = self.options.get("caption", "")
+        if caption:
+            # A real text node, so that Sphinx's gettext builder extracts the caption and a
+            # translated build replaces it (view_node.caption_of reads it back).
+            text = nodes.caption(caption, caption)
+            self.set_source_info(text)
+            node += text
         return node
 
     def _run_from_files(self, build) -> list:

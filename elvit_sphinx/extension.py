@@ -12,6 +12,7 @@ from elvit_sphinx.collector import setup_collector
 from elvit_sphinx.config import setup_config
 from elvit_sphinx.directive import make_directive
 from elvit_sphinx.glossary_tooltips import setup_glossary_tooltips
+from elvit_sphinx.i18n import setup_i18n
 from elvit_sphinx.prefetch import setup_prefetch
 from elvit_sphinx.reference import setup_reference
 from elvit_sphinx.view_node import setup_view_node
@@ -33,6 +34,7 @@ def setup(app):
     setup_citation(app)
     setup_build_line(app)
     setup_prefetch(app)
+    setup_i18n(app)
     setup_reference(app)
     setup_source_pages(app)
     return {

@@ -44,6 +44,12 @@ def _regenerate(env, node) -> str | None:
     return build.cache.read_text(build.cache.view_path(key)) if key else None
 
 
+def caption_of(node) -> str:
+    """The figure's caption, translated when the build has a translation for it."""
+    child = node.next_node(nodes.caption)
+    return child.astext() if child is not None else node["caption"]
+
+
 def _copy_if_changed(source: str, destination: str) -> None:
     if os.path.exists(destination) and os.path.getsize(destination) == os.path.getsize(source):
         return  # chunk names are content keys: same name and size is the same file
@@ -106,7 +112,7 @@ def visit_elvit_view_html(self, node) -> None:
     links = node.get("links") or {}
     links_json = to_json(resolve_links(self.builder, node, links)) if links else ""
     self.body.append(figure_html(node["view"], f"elvit-{node['serial']}", node["key"], data,
-                                 node["alt"], node["caption"], node["provenance"],
+                                 node["alt"], caption_of(node), node["provenance"],
                                  static_url=static_url, links_json=links_json))
     if self.builder.config.elvit_standalone_views:
         write_standalone(self.builder, build, node, data)
@@ -126,8 +132,8 @@ def write_standalone(builder, build, node, data: str) -> None:
     folder = chunk_dir(build, node["key"])
     chunks = [build.cache.read_text(os.path.join(folder, f"{name}.js")) or ""
               for name in chunk_names(build, node["key"])]
-    page = standalone_page(VIEWS[node["view"]], data, chunks, title=node["caption"] or node["alt"],
-                           caption=node["caption"], provenance=node["provenance"], alt=node["alt"],
+    page = standalone_page(VIEWS[node["view"]], data, chunks, title=caption_of(node) or node["alt"],
+                           caption=caption_of(node), provenance=node["provenance"], alt=node["alt"],
                            key=node["key"])
     target = os.path.join(builder.outdir, CHUNK_FOLDER, "standalone",
                           standalone_name(builder.current_docname, node["serial"], node["view"]))
@@ -144,11 +150,11 @@ class ViewFallback(SphinxPostTransform):
 
     def run(self, **kwargs) -> None:
         builder = self.env._builder_cls  # as Sphinx's own post-transforms check the format
-        if builder.format == "html":
-            return
+        if builder.format == "html" or builder.name == "gettext":
+            return  # gettext reads the caption node itself, to extract it for translation
         takes_png = "image/png" in getattr(builder, "supported_image_types", [])
         for node in list(self.document.findall(elvit_view)):
-            caption_text = " ".join(filter(None, [node["caption"], node["provenance"]]))
+            caption_text = " ".join(filter(None, [caption_of(node), node["provenance"]]))
             if takes_png and node.get("static"):
                 figure = nodes.figure("", classes=["elvit-static-figure"])
                 figure += nodes.image(uri=node["static"], candidates={"*": node["static"]},
@@ -157,7 +163,7 @@ class ViewFallback(SphinxPostTransform):
                 figure.source, figure.line = node.source, node.line
                 node.replace_self(figure)
             else:
-                text = " ".join(filter(None, [node["caption"], f"[Interactive figure: {node['alt']}]",
+                text = " ".join(filter(None, [caption_of(node), f"[Interactive figure: {node['alt']}]",
                                               node["provenance"]]))
                 node.replace_self(nodes.paragraph(text, text))
 

@@ -269,3 +269,32 @@ def test_standalone_views_are_self_contained_pages(make_app, tmp_path, open_page
     assert page.locator("rect.elvit-bar").count() == 10
     assert "Computed during this build by" in page.inner_text("figcaption")
     assert log.console_errors == [] and log.page_errors == [] and log.outside(moved.parent) == []
+
+
+def test_gettext_collects_the_figures_words(make_app, tmp_path):
+    app = make_app("gettext", srcdir=copy_root("basic", tmp_path))
+    app.build()
+    pot = (Path(app.outdir) / "elvit.pot").read_text()
+    assert 'msgid "◀ step back"' in pot and "#: elvit.js:" in pot
+    assert 'msgid "Prediction: {0} ({1}%)"' in pot and "views/prediction.js:" in pot
+    assert 'msgid "Class probabilities."' in (Path(app.outdir) / "index.pot").read_text()
+
+
+@pytest.mark.browser
+def test_translated_build_shows_translated_figures(make_app, tmp_path, open_page):
+    app = make_app("html", srcdir=copy_root("translated", tmp_path))
+    app.build()
+    assert warnings_of(app).strip() == ""
+    page, log = open_page(Path(app.outdir) / "index.html",
+                          wait_for="() => [...document.querySelectorAll('[data-elvit-view]')]"
+                                   ".every(f => f.dataset.elvitReady === 'true')")
+    assert "Une phrase de texte." in page.inner_text("body")
+    prediction = page.locator('[data-elvit-view="prediction"]')
+    assert "Prédiction :" in prediction.inner_text() and "probabilité (softmax)" in prediction.inner_text()
+    assert "Probabilités des classes." in prediction.locator("figcaption").inner_text()
+    conv = page.locator('[data-elvit-view="conv"]')
+    labels = conv.get_by_role("button").all_inner_texts()
+    assert labels == ["◀ reculer", "▶ lecture", "❚❚ pause", "avancer ▶"]
+    assert "Noyau 0 (16×16×3)" in conv.inner_text()
+    assert "Output map of kernel 0" in conv.inner_text()  # no translation: stays in English
+    assert log.console_errors == [] and log.page_errors == []

@@ -37,6 +37,16 @@
   }
   elvit.decode = decode;
 
+  /* A message in the page's language, its {0}, {1}… replaced by the arguments. Translations come
+   * from the build (i18n.py puts window.ELVIT_MESSAGES on the page); without one, the English
+   * message is used. Write the message as a plain string literal: `nox -s gettext` collects
+   * them from the scripts. */
+  elvit.t = function (message, ...args) {
+    const table = window.ELVIT_MESSAGES || {};
+    const text = Object.prototype.hasOwnProperty.call(table, message) ? table[message] : message;
+    return text.replace(/\{(\d+)\}/g, (whole, i) => (i < args.length ? String(args[i]) : whole));
+  };
+
   /* A number as Python's f"{value:.{digits}f}" prints it, with a real minus sign. */
   elvit.fmt = function (value, digits) {
     return Number(value).toFixed(digits).replace("-", "\u2212");
@@ -226,8 +236,11 @@
       const text = input.value.trim();
       const value = Number(text);
       if (text === "" || !Number.isInteger(value) || value < options.min || value > options.max) {
-        message.textContent = (text === "" ? "Type a number" : "“" + text + "” is not a number") +
-          " from " + options.min + " to " + options.max + (options.hint ? " (" + options.hint + ")" : "") + ".";
+        const range = options.hint ? elvit.t("{0} to {1} ({2})", options.min, options.max, options.hint)
+                                   : elvit.t("{0} to {1}", options.min, options.max);
+        message.textContent = text === ""
+          ? elvit.t("Type a number from {0}.", range)
+          : elvit.t("“{0}” is not a number from {1}.", text, range);
         input.setAttribute("aria-invalid", "true");
         return;
       }
@@ -285,10 +298,10 @@
     }
     const button = (label, action) => h("button", {type: "button", class: "elvit-button", onclick: action}, label);
     const el = h("span", {class: "elvit-player"},
-                 button("◀ step back", () => { stop(); go(step - 1); }),
-                 button("▶ play", play),
-                 button("❚❚ pause", () => { stop(); go(step); }),
-                 button("step forward ▶", () => { stop(); go(step + 1); }));
+                 button(elvit.t("◀ step back"), () => { stop(); go(step - 1); }),
+                 button(elvit.t("▶ play"), play),
+                 button(elvit.t("❚❚ pause"), () => { stop(); go(step); }),
+                 button(elvit.t("step forward ▶"), () => { stop(); go(step + 1); }));
     return {el: el, go: (s) => { stop(); go(s); }, get step() { return step; },
             get playing() { return timer !== null; }, stop: stop};
   };
@@ -397,7 +410,7 @@
     } catch (err) {
       figure.dataset.elvitReady = "error";
       console.error("elvit: cannot draw " + figure.dataset.elvitView, err);
-      if (view) view.fail("This figure could not be drawn: " + err);
+      if (view) view.fail(elvit.t("This figure could not be drawn: {0}", err));
       settle();
     }
   }

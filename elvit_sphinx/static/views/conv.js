@@ -8,14 +8,14 @@ elvit.register("conv", (view) => {
   const h = elvit.h, fmt = (v) => elvit.fmt(v, 4);
 
   const big = new elvit.Picture({cols: H, rows: H, width: Math.min(320, 2 * H), pick: {cols: G, rows: G},
-    title: `Input: ${G}×${G} patches of ${P}×${P} pixels`, focusable: true,
-    label: "Input image; click a patch, or use arrow keys and Enter, to jump to it"});
+    title: elvit.t("Input: {0}×{0} patches of {1}×{1} pixels", G, P), focusable: true,
+    label: elvit.t("Input image; click a patch, or use arrow keys and Enter, to jump to it")});
   big.drawRGB(image);
   big.gridLines();
-  const patch = new elvit.Picture({cols: P, rows: P, width: 120, title: "Current patch"});
+  const patch = new elvit.Picture({cols: P, rows: P, width: 120, title: elvit.t("Current patch")});
   const kernel = new elvit.Picture({cols: P, rows: P, width: 120, title: ""});
   const out = new elvit.Picture({cols: G, rows: G, width: 280, title: "", focusable: true,
-    label: "Output map; click a cell to jump to its patch"});
+    label: elvit.t("Output map; click a cell to jump to its patch")});
   const readout = elvit.readout();
   const crop = new Uint8Array(P * P * 3);
   // Cells not computed yet are transparent: the page's own background, light or dark.
@@ -43,9 +43,10 @@ elvit.register("conv", (view) => {
     out.box("cell", col, row);
     drawOutput(step);
     const j = k * N + step;
-    readout.replaceChildren(h("b", null, `patch ${step}`),
-      ` (row ${row}, col ${col}) · kernel ${c}: patch · kernel = ${fmt(dots[j])}, + bias ` +
-      `${fmt(biases[k])} = `, h("b", null, fmt(values[j])), ` → output cell (${row}, ${col})`);
+    readout.replaceChildren(h("b", null, elvit.t("patch {0}", step)),
+      elvit.t(" (row {0}, col {1}) · kernel {2}: patch · kernel = {3}, + bias {4} = ", row, col, c,
+              fmt(dots[j]), fmt(biases[k])),
+      h("b", null, fmt(values[j])), elvit.t(" → output cell ({0}, {1})", row, col));
     number.set(step);
     cursors.forEach((cursor) => cursor.moveCursor({col: col, row: row}));
     view.setState({step: step, kernel: c, playing: playing});
@@ -54,15 +55,15 @@ elvit.register("conv", (view) => {
   function chooseKernel(index) {
     k = index;
     kernel.drawRGB(kernels, k * P * P * 3);
-    kernel.setTitle(`Kernel ${d.kernels[k]} (${P}×${P}×3)`);
-    out.setTitle(`Output map of kernel ${d.kernels[k]}`);
+    kernel.setTitle(elvit.t("Kernel {0} ({1}×{1}×3)", d.kernels[k], P));
+    out.setTitle(elvit.t("Output map of kernel {0}", d.kernels[k]));
   }
 
   const player = elvit.player(view, {count: N, period: d.period, onStep: render});
-  const number = elvit.numberBox({label: "Patch", min: 0, max: N - 1, value: 0,
-    hint: "numbered row by row", onChange: (i) => player.go(i)});
-  const menu = elvit.select({label: "Kernel", value: d.kernels[k],
-    options: d.kernels.map((c) => [c, `kernel ${c}`]),
+  const number = elvit.numberBox({label: elvit.t("Patch"), min: 0, max: N - 1, value: 0,
+    hint: elvit.t("numbered row by row"), onChange: (i) => player.go(i)});
+  const menu = elvit.select({label: elvit.t("Kernel"), value: d.kernels[k],
+    options: d.kernels.map((c) => [c, elvit.t("kernel {0}", c)]),
     onChange: (value) => { chooseKernel(d.kernels.indexOf(Number(value))); render(player.step, player.playing); }});
   const jump = (cell, how) => { if (how !== "hover") player.go(cell.row * G + cell.col); };
   const cursors = [big.onCells(jump), out.onCells(jump)];

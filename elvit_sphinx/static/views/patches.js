@@ -7,13 +7,13 @@ elvit.register("patches", (view) => {
   const h = elvit.h, fmt = (v) => elvit.fmt(v, 3);
 
   const big = new elvit.Picture({cols: H, rows: H, width: Math.min(448, 2 * H), pick: {cols: G, rows: G},
-    title: `The image the model sees: ${G}×${G} patches of ${P}×${P} pixels`, focusable: true,
-    label: `Input image cut into ${G} by ${G} patches; arrow keys choose a patch, Enter pins it`});
+    title: elvit.t("The image the model sees: {0}×{0} patches of {1}×{1} pixels", G, P), focusable: true,
+    label: elvit.t("Input image cut into {0} by {0} patches; arrow keys choose a patch, Enter pins it", G)});
   big.drawRGB(image);
   big.gridLines();
-  const pixels = new elvit.Picture({cols: P, rows: P, width: 160, title: `Its ${P}×${P} pixels, enlarged`});
+  const pixels = new elvit.Picture({cols: P, rows: P, width: 160, title: elvit.t("Its {0}×{0} pixels, enlarged", P)});
   const heat = new elvit.Picture({cols: d.cols, rows: d.rows, width: 320,
-    title: `Its embedding: ${D} numbers as ${d.rows}×${d.cols}`});
+    title: elvit.t("Its embedding: {0} numbers as {1}×{2}", D, d.rows, d.cols)});
   const readout = elvit.readout();
   const crop = new Uint8Array(P * P * 3);
   let shown = -1, pinned = false;
@@ -27,16 +27,17 @@ elvit.register("patches", (view) => {
     pixels.drawRGB(crop);
     heat.drawCodes(codes, i * D, palette);
     big.box("frame", col * P, row * P, P, P, "elvit-box-fill");
-    readout.replaceChildren(h("b", null, `patch ${i}`), ` · row ${row}, col ${col} · ${D} numbers: ` +
-      `min ${fmt(stats[3 * i])}, max ${fmt(stats[3 * i + 1])}, mean ${fmt(stats[3 * i + 2])}`,
-      h("i", null, pin ? " · pinned: click it again to release" : " · click to pin"));
+    readout.replaceChildren(h("b", null, elvit.t("patch {0}", i)),
+      elvit.t(" · row {0}, col {1} · {2} numbers: min {3}, max {4}, mean {5}", row, col, D,
+              fmt(stats[3 * i]), fmt(stats[3 * i + 1]), fmt(stats[3 * i + 2])),
+      h("i", null, pin ? elvit.t(" · pinned: click it again to release") : elvit.t(" · click to pin")));
     shown = i; pinned = pin;
     cursor.moveCursor({col: col, row: row});
     view.setState({patch: i, pinned: pin});
   }
 
-  const number = elvit.numberBox({label: "Patch", min: 0, max: G * G - 1, value: d.start,
-    hint: `${G}×${G} patches, numbered row by row`, onChange: (i) => show(i, true)});
+  const number = elvit.numberBox({label: elvit.t("Patch"), min: 0, max: G * G - 1, value: d.start,
+    hint: elvit.t("{0}×{0} patches, numbered row by row", G), onChange: (i) => show(i, true)});
   const cursor = big.onCells((cell, how) => {
     const i = cell.row * G + cell.col;
     if (how === "hover" && pinned) return;

@@ -6,17 +6,17 @@ elvit.register("prediction", (view) => {
   const readout = elvit.readout();
   const describe = (i) => {
     if (i === null) {
-      readout.replaceChildren("Hover a bar (or Tab to it) to read its numbers.");
+      readout.replaceChildren(elvit.t("Hover a bar (or Tab to it) to read its numbers."));
     } else {
-      readout.replaceChildren(h("b", null, d.labels[i]), `: probability ${elvit.fmt(probs[i], 4)}, ` +
-        `logit ${elvit.fmt(logits[i], 3)}`);
+      readout.replaceChildren(h("b", null, d.labels[i]),
+        elvit.t(": probability {0}, logit {1}", elvit.fmt(probs[i], 4), elvit.fmt(logits[i], 3)));
     }
     view.setState({hovered: i === null ? null : d.labels[i]});
   };
   const top = d.classes.indexOf(d.top);
   const chart = elvit.charts.bars({labels: d.labels, values: Array.from(probs), max: 1, highlight: top,
-    title: `Prediction: ${d.top_label} (${(100 * elvit.decode(d.top_prob)[0]).toFixed(1)}%)`,
-    axisLabel: "softmax probability", format: (v) => v.toFixed(3), onHover: describe});
+    title: elvit.t("Prediction: {0} ({1}%)", d.top_label, (100 * elvit.decode(d.top_prob)[0]).toFixed(1)),
+    axisLabel: elvit.t("softmax probability"), format: (v) => v.toFixed(3), onHover: describe});
   describe(null);
   view.root.append(chart.el, readout);
 });

@@ -18,7 +18,8 @@ elvit.register("residual", (view) => {
   }
   const top = Math.max(...high, ...tokenNorms(0));
   const plot = elvit.charts.plot({width: 560, height: 300, xDomain: [0, S - 1], yDomain: [0, top * 1.05],
-    xLabel: "stage (after embeddings, then after each block's attention and MLP)", yLabel: "length ‖x‖",
+    xLabel: elvit.t("stage (after embeddings, then after each block's attention and MLP)"),
+    yLabel: elvit.t("length ‖x‖"),
     xTickValues: stages.filter((s) => s % 2 === 0), xTickFormat: (s) => (s === 0 ? "emb" : `${s / 2 - 1}`)});
   plot.area(stages, low, high);
   const band = plot.vband(2 * d.start_block, 2 * d.start_block + 2);
@@ -26,14 +27,14 @@ elvit.register("residual", (view) => {
   plot.line(stages, tokenNorms(0), "elvit-line-cls");
   const chosen = plot.line(stages, tokenNorms(d.start_token), "elvit-line");
   const legend = h("div", {class: "elvit-legend"},
-    h("span", null, h("span", {class: "elvit-legend-swatch", style: {borderColor: "var(--elvit-bar-top)"}}), "CLS token"),
-    h("span", null, h("span", {class: "elvit-legend-swatch", style: {borderColor: "var(--elvit-accent-2)"}}), "chosen token"),
+    h("span", null, h("span", {class: "elvit-legend-swatch", style: {borderColor: "var(--elvit-bar-top)"}}), elvit.t("CLS token")),
+    h("span", null, h("span", {class: "elvit-legend-swatch", style: {borderColor: "var(--elvit-accent-2)"}}), elvit.t("chosen token")),
     h("span", null, h("span", {class: "elvit-legend-swatch", style: {borderColor: "var(--elvit-muted)", borderTopStyle: "dashed"}}),
-      "median of the patch tokens (shaded: smallest to largest)"));
+      elvit.t("median of the patch tokens (shaded: smallest to largest)")));
 
   const picker = new elvit.Picture({cols: d.size, rows: d.size, width: 168, pick: {cols: G, rows: G},
-    title: "Click a patch to follow its token", focusable: true,
-    label: "Image cut into patches; arrow keys choose a patch, Enter follows it"});
+    title: elvit.t("Click a patch to follow its token"), focusable: true,
+    label: elvit.t("Image cut into patches; arrow keys choose a patch, Enter follows it")});
   picker.drawRGB(elvit.decode(d.image));
   picker.gridLines();
   const sums = h("div", {class: "elvit-readout elvit-mono", style: {minHeight: "7.5em"}});
@@ -48,21 +49,24 @@ elvit.register("residual", (view) => {
     } else {
       picker.hideBox("frame");
     }
-    const i = block, t = token, name = t === 0 ? "CLS" : `token ${t} (patch ${t - 1})`;
+    const i = block, t = token, name = t === 0 ? elvit.t("CLS") : elvit.t("token {0} (patch {1})", t, t - 1);
     const input = norms[2 * i * T + t], mid = norms[(2 * i + 1) * T + t], out = norms[(2 * i + 2) * T + t];
     sums.replaceChildren(
-      h("b", null, `${name}, block ${i}:`), h("br"),
-      `input ‖x‖ = ${fmt(input)}  + attention ‖a‖ = ${fmt(attention[i * T + t])}  → residual₁ ‖x + a‖ = ${fmt(mid)}`, h("br"),
-      `residual₁ ‖·‖ = ${fmt(mid)}  + MLP ‖m‖ = ${fmt(mlp[i * T + t])}  → output ‖·‖ = ${fmt(out)}`, h("br"),
-      `cosine(input, output) = ${fmt(cosines[i * T + t])}; length × ${fmt(out / input)} over the block`);
+      h("b", null, elvit.t("{0}, block {1}:", name, i)), h("br"),
+      elvit.t("input ‖x‖ = {0}  + attention ‖a‖ = {1}  → residual₁ ‖x + a‖ = {2}", fmt(input),
+              fmt(attention[i * T + t]), fmt(mid)), h("br"),
+      elvit.t("residual₁ ‖·‖ = {0}  + MLP ‖m‖ = {1}  → output ‖·‖ = {2}", fmt(mid), fmt(mlp[i * T + t]),
+              fmt(out)), h("br"),
+      elvit.t("cosine(input, output) = {0}; length × {1} over the block", fmt(cosines[i * T + t]),
+              fmt(out / input)));
     number.set(token);
     slider.set(block);
     view.setState({token: token, block: block});
   }
 
-  const number = elvit.numberBox({label: "Token", min: 0, max: T - 1, value: token,
-    hint: "0 is CLS, token i + 1 is patch i", onChange: (t) => { token = t; show(); }});
-  const slider = elvit.slider({label: "Block", min: 0, max: L - 1, value: block,
+  const number = elvit.numberBox({label: elvit.t("Token"), min: 0, max: T - 1, value: token,
+    hint: elvit.t("0 is CLS, token i + 1 is patch i"), onChange: (t) => { token = t; show(); }});
+  const slider = elvit.slider({label: elvit.t("Block"), min: 0, max: L - 1, value: block,
     onChange: (b) => { block = b; show(); }});
   picker.onCells((cell, how) => {
     if (how === "hover") return;
