@@ -95,11 +95,13 @@ def layer_chunk_name(layer: int) -> str:
     return f"layer-{layer}"
 
 
-def head_payload(trace: Trace, layer: int, head: int) -> dict:
-    """One head's Q, K, V (T×d each, the trace's float32): scores and weights follow from them."""
+def head_payloads(trace: Trace, layer: int) -> list[dict]:
+    """Per head of a block: its Q, K, V (T×d each, the trace's float32), from which the browser
+    computes scores and weights. (Each ``trace[name]`` reads its array from disk: once per block.)"""
     prefix = f"encoder.layer.{layer}.attention."
-    return {part: encode(trace[prefix + name][head], "f32")
-            for part, name in (("q", "query"), ("k", "key"), ("v", "value"))}
+    q, k, v = (trace[prefix + name] for name in ("query", "key", "value"))
+    return [{"q": encode(q[head], "f32"), "k": encode(k[head], "f32"), "v": encode(v[head], "f32")}
+            for head in range(len(q))]
 
 
 def token_stats(values: np.ndarray) -> np.ndarray:
@@ -125,9 +127,11 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     for i in range(config.num_layers):
         if i != layer:
             chunks[layer_chunk_name(i)] = layer_payload(trace, i)
-        for j in range(config.num_heads):
-            if (i, j) != (layer, head):
-                chunks[head_chunk_name(i, j)] = head_payload(trace, i, j)
+        for j, payload in enumerate(head_payloads(trace, i)):
+            if (i, j) == (layer, head):
+                first_head = payload
+            else:
+                chunks[head_chunk_name(i, j)] = payload
     return ViewOutput({
         "size": config.image_size, "patch": config.patch_size, "grid": config.grid,
         "tokens": config.num_tokens, "hidden": config.hidden_size, "heads": config.num_heads,
@@ -135,7 +139,7 @@ def build(trace: Trace, options: dict) -> ViewOutput:
         "start": {"layer": layer, "head": head, "token": token},
         "image": encode(trace["input.image"], "u8"),
         "palette": encode(palette_rgb("viridis"), "u8"),
-        "head_data": head_payload(trace, layer, head),
+        "head_data": first_head,
         "layer_data": layer_payload(trace, layer),
     }, chunks)
 

@@ -112,25 +112,35 @@ def chunk_name(block: int, token: int) -> str:
     return f"b{block}-t{token}"
 
 
-def token_payload(trace: Trace, block: int, token: int) -> dict:
+def block_arrays(trace: Trace, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """A block's fc1 and GELU outputs (T×M each). Read once per block: every ``trace[name]``
+    reads the whole array from disk again."""
     prefix = f"encoder.layer.{block}.mlp."
-    return {"fc1": encode(trace[prefix + "fc1"][token], "f32"),
-            "gelu": encode(trace[prefix + "gelu"][token], "f32")}
+    return trace[prefix + "fc1"], trace[prefix + "gelu"]
 
 
-def input_range(trace: Trace) -> list[float]:
+def token_payload(fc1: np.ndarray, out: np.ndarray, token: int) -> dict:
+    """One token's numbers: what fc1 gave it (x) and what the model's GELU made of them (y)."""
+    return {"fc1": encode(fc1[token], "f32"), "gelu": encode(out[token], "f32")}
+
+
+def input_range(lowest: float, highest: float) -> list[float]:
     """The x range of the chart: every fc1 value of every block fits, and at least ±4."""
-    lo = min(float(trace[f"encoder.layer.{i}.mlp.fc1"].min()) for i in range(trace.config.num_layers))
-    hi = max(float(trace[f"encoder.layer.{i}.mlp.fc1"].max()) for i in range(trace.config.num_layers))
-    return [min(-MIN_HALF_RANGE, math.floor(lo)), max(MIN_HALF_RANGE, math.ceil(hi))]
+    return [min(-MIN_HALF_RANGE, math.floor(lowest)), max(MIN_HALF_RANGE, math.ceil(highest))]
 
 
 def build(trace: Trace, options: dict) -> ViewOutput:
     config = trace.config
     block, token = _start(options)
-    chunks = {chunk_name(b, t): token_payload(trace, b, t)
-              for b in range(config.num_layers) for t in range(config.num_tokens)
-              if (b, t) != (block, token)}
+    chunks, lowest, highest = {}, math.inf, -math.inf
+    for b in range(config.num_layers):
+        fc1, out = block_arrays(trace, b)
+        lowest, highest = min(lowest, float(fc1.min())), max(highest, float(fc1.max()))
+        for t in range(config.num_tokens):
+            if (b, t) == (block, token):
+                first = token_payload(fc1, out, t)
+            else:
+                chunks[chunk_name(b, t)] = token_payload(fc1, out, t)
     worst_x, worst = largest_tanh_error()
     min_x, min_y = gelu_minimum()
     return ViewOutput({
@@ -139,10 +149,10 @@ def build(trace: Trace, options: dict) -> ViewOutput:
         "blocks": config.num_layers, "period": PERIOD_MS,
         "start": {"block": block, "token": token},
         "image": encode(trace["input.image"], "u8"),
-        "x_range": input_range(trace),
+        "x_range": input_range(lowest, highest),
         "tanh_error": {"x": worst_x, "difference": worst},
         "minimum": {"x": min_x, "y": min_y},
-        "first": token_payload(trace, block, token),
+        "first": first,
     }, chunks)
 
 
