@@ -65,6 +65,18 @@ def cell_point(figure, selector: str, cols: int, rows: int, row: int, col: int):
     return box["x"] + 1 + (col + 0.5) * width / cols, box["y"] + 1 + (row + 0.5) * height / rows
 
 
+def check_play_then_pause(page, figure, name: str, moved: str, period_ms: int) -> None:
+    """Play (pressed twice: still one timer) until ``moved`` holds, pause: nothing moves after."""
+    figure.get_by_role("button", name="▶ play", exact=True).click()
+    figure.get_by_role("button", name="▶ play", exact=True).click()
+    wait_state(page, name, moved)
+    figure.get_by_role("button", name="❚❚ pause", exact=True).click()
+    paused = view_state(page, name)
+    assert paused["playing"] is False
+    page.wait_for_timeout(4 * period_ms)
+    assert view_state(page, name) == paused
+
+
 def wait_state(page, name: str, condition: str) -> None:
     page.wait_for_function(f"(() => {{ const s = JSON.parse(document.querySelector("
                            f"'[data-elvit-view={name}]').dataset.elvitState || '{{}}'); "
@@ -147,14 +159,7 @@ def test_attention_steps_hovers_picks_and_switches_head(small_trace, open_view, 
     check_row_text(figure, probs(1, 2)[36])
     button("◀ step back").click()
     assert (state()["row"], state()["phase"]) == (36, "scores")
-    button("▶ play").click()
-    button("▶ play").click()
-    wait_state(page, "attention", "s.row >= 38")
-    button("❚❚ pause").click()
-    paused = state()
-    assert paused["playing"] is False
-    page.wait_for_timeout(4 * attention.PERIOD_MS)
-    assert state() == paused
+    check_play_then_pause(page, figure, "attention", "s.row >= 38", attention.PERIOD_MS)
 
     # Click a patch of the image, type a token number, press keys on the matrix.
     page.mouse.click(*cell_point(figure, ".elvit-attention-image canvas", g, g, 3, 5))
@@ -243,13 +248,7 @@ def test_gelu_steps_hovers_and_picks_tokens(small_trace, open_view, tmp_path):
     check_point(2, 35, 2)
     button("◀ step back").click()
     assert state()["step"] == 1
-    button("▶ play").click()
-    wait_state(page, "gelu", "s.step >= 5")
-    button("❚❚ pause").click()
-    paused = state()
-    assert paused["playing"] is False
-    page.wait_for_timeout(5 * gelu.PERIOD_MS)
-    assert state() == paused
+    check_play_then_pause(page, figure, "gelu", "s.step >= 5", gelu.PERIOD_MS)
 
     # Hovering the chart moves the marker to the point nearest the pointer's x: the largest input.
     chart = figure.locator("svg.elvit-chart").first.bounding_box()

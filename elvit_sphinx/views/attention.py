@@ -52,7 +52,7 @@ import numpy as np
 from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
-from elvit_sphinx.views import heatmap
+from elvit_sphinx.views import heatmap, ranges
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import encode
 from elvit_sphinx.views.palettes import palette_rgb
@@ -66,17 +66,9 @@ def _start(options: dict) -> tuple[int, int, int]:
 
 def validate(config: TraceConfig, options: dict) -> list[str]:
     layer, head, token = _start(options)
-    problems = []
-    if layer >= config.num_layers:
-        problems.append(f"layer {layer} is out of range: this model has {config.num_layers} blocks "
-                        f"(0–{config.num_layers - 1})")
-    if head >= config.num_heads:
-        problems.append(f"head {head} is out of range: this model has {config.num_heads} heads "
-                        f"(0–{config.num_heads - 1})")
-    if token >= config.num_tokens:
-        problems.append(f"token {token} is out of range: this model has {config.num_tokens} tokens "
-                        f"(0–{config.num_tokens - 1}; 0 is the CLS token)")
-    return problems
+    found = [ranges.block_problem(config, layer, "layer"), ranges.head_problem(config, head),
+             ranges.token_problem(config, token)]
+    return [problem for problem in found if problem]
 
 
 def alt(config: TraceConfig, options: dict) -> str:

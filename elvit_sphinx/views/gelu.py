@@ -46,6 +46,7 @@ import numpy as np
 from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.views import ranges
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import encode
 
@@ -87,14 +88,8 @@ def gelu_minimum(step: float = 1e-5) -> tuple[float, float]:
 
 def validate(config: TraceConfig, options: dict) -> list[str]:
     block, token = _start(options)
-    problems = []
-    if block >= config.num_layers:
-        problems.append(f"block {block} is out of range: this model has {config.num_layers} blocks "
-                        f"(0–{config.num_layers - 1})")
-    if token >= config.num_tokens:
-        problems.append(f"token {token} is out of range: this model has {config.num_tokens} tokens "
-                        f"(0–{config.num_tokens - 1}; 0 is the CLS token)")
-    return problems
+    found = [ranges.block_problem(config, block), ranges.token_problem(config, token)]
+    return [problem for problem in found if problem]
 
 
 def _start(options: dict) -> tuple[int, int]:

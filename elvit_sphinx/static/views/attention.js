@@ -104,7 +104,7 @@ elvit.register("attention", (view) => {
   const overContext = overCanvas.getContext("2d"), overImage = overContext.createImageData(G, G);
   const clsPic = new elvit.Picture({cols: G, rows: G, width: 180, title: "CLS row: the attention map", className: "elvit-attention-cls"});
   const vPic = new elvit.Picture({cols: DH, rows: T, width: tall(DH), title: "V", className: "elvit-attention-v"});
-  const band = Math.min(360, Math.round(MATRIX * D / T));
+  const band = Math.min(320, Math.round(MATRIX * D / T));
   const contextPic = new elvit.Picture({cols: D, rows: T, width: band, title: `Context, heads concatenated: ${T}×${D}`, className: "elvit-attention-context"});
   const outputPic = new elvit.Picture({cols: D, rows: T, width: band, title: `Output projection: ${T}×${D}`, className: "elvit-attention-output"});
   const scoreBar = elvit.colorbar(palette, "", "", "scores"), weightBar = elvit.colorbar(palette, "", "", "weights");

@@ -32,8 +32,9 @@ elvit.register("gelu", (view) => {
   const curveX = Array.from({length: 481}, (_, i) => x0 + (x1 - x0) * i / 480);
   const plot = elvit.charts.plot({width: 520, height: 300, xDomain: [x0, x1], yDomain: [Math.min(-0.5, d.minimum.y), x1],
     xLabel: "x: what fc1 gave (input of GELU)", yLabel: "GELU(x)", title: `GELU, and the ${M} numbers of one token`});
-  plot.line(curveX, curveX.map(exact), "elvit-line");
+  // Each line goes under the ones drawn before it: the dashed approximation stays visible on top.
   plot.line(curveX, curveX.map(approx), "elvit-gelu-tanh");
+  plot.line(curveX, curveX.map(exact), "elvit-line");
   const diffScale = 1e4;
   const diffY = curveX.map((x) => (exact(x) - approx(x)) * diffScale);
   const diffTop = Math.max(1, Math.ceil(Math.max(...diffY.map(Math.abs))));
