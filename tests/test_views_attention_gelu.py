@@ -188,3 +188,32 @@ def test_gelu_validate_and_alt(small_trace, odd_trace):
         "token 65 is out of range: this model has 65 tokens (0–64; 0 is the CLS token)"]
     text = gelu.alt(odd_trace.config, {"block": 1, "token": 4})
     assert text.endswith(".") and text.count(". ") == 0 and "48 → 80 → 48" in text
+
+
+# --- in a Sphinx build ---------------------------------------------------------------------------
+
+def test_options_out_of_range_warn_with_file_and_line_and_the_page_builds(make_app, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from sphinx.util.console import strip_colors
+
+    from elvit_sphinx.compute.checkpoints import save_random_checkpoint
+
+    model = save_random_checkpoint("odd", tmp_path / "odd-model")
+    srcdir = tmp_path / "operations"
+    shutil.copytree(Path(__file__).parent / "roots" / "test-operations", srcdir)
+    (srcdir / "bad.rst").write_text(
+        ":orphan:\n\nBad\n===\n\n"
+        ".. elvit-attention::\n   :image: images/noise.png\n   :layer: 3\n   :head: 9\n\n"
+        ".. elvit-gelu::\n   :image: images/noise.png\n   :token: 65\n", encoding="utf-8")
+    app = make_app("html", srcdir=srcdir, confoverrides={"elvit_model": str(model)})
+    app.build()
+    warnings = strip_colors(app.warning.getvalue()).strip().splitlines()
+    assert len(warnings) == 3, warnings
+    assert f"{srcdir / 'bad.rst'}:6: WARNING: elvit-attention: layer 3 is out of range" in warnings[0]
+    assert "head 9 is out of range: this model has 4 heads (0–3)" in warnings[1]
+    assert f"{srcdir / 'bad.rst'}:11: WARNING: elvit-gelu: token 65 is out of range" in warnings[2]
+    bad = (Path(app.outdir) / "bad.html").read_text(encoding="utf-8")
+    assert "data-elvit-view" not in bad and "<h1>Bad" in bad
+    assert (Path(app.outdir) / "index.html").read_text(encoding="utf-8").count("data-elvit-view=") == 2
