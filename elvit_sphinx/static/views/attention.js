@@ -67,23 +67,26 @@ elvit.register("attention", (view) => {
   }
 
   async function headData(l, hh) {
-    const name = headName(l, hh);
-    if (!analysed.has(name)) analysed.set(name, analyseHead(await load(headCache, name)));
+    const name = headName(l, hh), payload = await load(headCache, name);
+    if (!analysed.has(name)) analysed.set(name, analyseHead(payload));
     return analysed.get(name);
   }
 
   async function layerData(l) {
-    const name = layerName(l);
-    if (!analysed.has(name)) analysed.set(name, analyseLayer(await load(layerCache, name)));
+    const name = layerName(l), payload = await load(layerCache, name);
+    if (!analysed.has(name)) analysed.set(name, analyseLayer(payload));
     return analysed.get(name);
   }
 
-  /* Neighbouring heads and the next layer arrive while the reader looks at this one. */
+  /* Neighbouring heads and the next layer arrive, and their scores are computed, while the
+   * reader looks at this one: picking one of them then only draws. */
+  const whenIdle = window.requestIdleCallback || ((work) => setTimeout(work, 50));
   function prefetch(l, hh) {
     const ignore = () => {};
-    if (hh + 1 < d.heads) load(headCache, headName(l, hh + 1)).catch(ignore);
+    const ahead = (ll, hhh) => load(headCache, headName(ll, hhh)).then(() => whenIdle(() => headData(ll, hhh).catch(ignore)), ignore);
+    if (hh + 1 < d.heads) ahead(l, hh + 1);
     if (l + 1 < d.layers) {
-      load(headCache, headName(l + 1, hh)).catch(ignore);
+      ahead(l + 1, hh);
       load(layerCache, layerName(l + 1)).catch(ignore);
     }
   }
