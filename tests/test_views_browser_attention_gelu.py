@@ -223,17 +223,32 @@ def test_gelu_steps_hovers_and_picks_tokens(small_trace, open_view, tmp_path):
         assert_shown(formula.group(1), gelu.gelu_exact(float(x[feature])), 4)
         assert_shown(formula.group(2), gelu.gelu_tanh(float(x[feature])), 4)
 
-    def dots() -> str:
-        return figure.locator("path.elvit-dots").get_attribute("d")
+    def dots() -> list[int]:
+        """The alpha of every pixel of the dots' canvas (0 where no dot is drawn)."""
+        return page.evaluate("""() => {
+            const c = document.querySelector('[data-elvit-view=gelu] .elvit-gelu-dots');
+            const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            return Array.from({length: a.length / 4}, (_, i) => a[4 * i + 3]); }""")
 
-    def marker() -> tuple[str, str]:
-        circle = figure.locator("circle.elvit-marker").first
-        return circle.get_attribute("cx"), circle.get_attribute("cy")
+    def marker() -> tuple[float, float]:
+        """Where the marker's centre is, in the chart's own pixel coordinates."""
+        style = figure.locator(".elvit-gelu-marker").get_attribute("style")
+        left, top = (float(v) for v in re.search(r"left: ([\d.]+)%; top: ([\d.]+)%", style).groups())
+        svg = figure.locator("svg.elvit-chart").first
+        return left / 100 * float(svg.get_attribute("width")), top / 100 * float(svg.get_attribute("height"))
+
+    def on_its_dot() -> bool:
+        """A dot is drawn under the marker's centre (dots share the chart's coordinates)."""
+        x, y = marker()
+        width = int(figure.locator("svg.elvit-chart").first.get_attribute("width"))
+        pixels = int(figure.locator(".elvit-gelu-dots").get_attribute("width"))  # × devicePixelRatio
+        scale = pixels / width
+        return dots()[round(y * scale) * pixels + round(x * scale)] > 0
 
     assert state() == {"block": 2, "token": 35, "step": 0, "feature": state()["feature"],
                        "playing": False, "loading": False}
     check_point(2, 35, 0)
-    assert dots().count("M") == m
+    assert sum(alpha > 0 for alpha in dots()) > 100 and on_its_dot()
     fc1, _ = row(2, 35)
     negative = f"{int((fc1 < 0).sum())} of its {m} inputs are negative"
     assert negative in text_of(figure, ".elvit-gelu-token-text")
@@ -244,7 +259,7 @@ def test_gelu_steps_hovers_and_picks_tokens(small_trace, open_view, tmp_path):
     first_marker = marker()
     button("step forward ▶").click()
     button("step forward ▶").click()
-    assert state()["step"] == 2 and marker() != first_marker
+    assert state()["step"] == 2 and marker() != first_marker and on_its_dot()
     check_point(2, 35, 2)
     button("◀ step back").click()
     assert state()["step"] == 1
@@ -253,14 +268,14 @@ def test_gelu_steps_hovers_and_picks_tokens(small_trace, open_view, tmp_path):
     # Hovering the chart moves the marker to the point nearest the pointer's x: the largest input.
     chart = figure.locator("svg.elvit-chart").first.bounding_box()
     page.mouse.move(chart["x"] + chart["width"] - 20, chart["y"] + chart["height"] / 2)
-    assert state()["step"] == m - 1
+    assert state()["step"] == m - 1 and on_its_dot()
     check_point(2, 35, m - 1)
 
     # Another token: click a patch, the CLS button, a typed number; another block.
     before = dots()
     page.mouse.click(*cell_point(figure, ".elvit-gelu-image canvas", g, g, 4, 2))
     wait_state(page, "gelu", f"s.token === {4 * g + 3} && !s.loading")
-    assert dots() != before and dots().count("M") == m
+    assert dots() != before and on_its_dot()
     check_point(2, 4 * g + 3, state()["step"])
     figure.get_by_role("button", name="CLS token").click()
     wait_state(page, "gelu", "s.token === 0 && !s.loading")

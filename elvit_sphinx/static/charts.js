@@ -101,25 +101,13 @@
   };
 })();
 
-/* --- Many points as one SVG path (appended for the GELU view) --------------------------------
- * plot.dots(xs, ys) draws every (x, y) as a round dot of one <path> ("M x,y h0" per point, drawn
- * with round line caps): thousands of points cost one attribute, not thousands of elements, so
- * redrawing them for another token stays within a frame. plot.pointer(event) gives the data
- * coordinates [x, y] of a pointer event over the chart. */
+/* --- Pointer position in data coordinates (appended for the GELU view) -----------------------
+ * plot.pointer(event) gives the data coordinates [x, y] of a pointer event over the chart. */
 (function () {
   "use strict";
   const charts = window.elvit.charts, basePlot = charts.plot;
   charts.plot = function (options) {
     const plot = basePlot(options);
-    const svg = d3.select(plot.el), layer = svg.select("g[clip-path]");
-    let path = null;
-    plot.dots = function (xs, ys, className) {
-      if (!path) path = layer.insert("path", ".elvit-marker").attr("class", className || "elvit-dots");
-      let d = "";
-      for (let i = 0; i < xs.length; i++) d += "M" + plot.x(xs[i]).toFixed(1) + "," + plot.y(ys[i]).toFixed(1) + "h0";
-      path.attr("d", d);
-      return path;
-    };
     plot.pointer = function (event) {
       const [px, py] = d3.pointer(event, plot.el);
       return [plot.x.invert(px), plot.y.invert(py)];

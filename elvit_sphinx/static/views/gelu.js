@@ -41,6 +41,36 @@ elvit.register("gelu", (view) => {
   const diffPlot = elvit.charts.plot({width: 520, height: 130, xDomain: [x0, x1], yDomain: [-diffTop, diffTop],
     xLabel: "x", yLabel: "× 10⁻⁴", title: "exact − tanh approximation"});
   diffPlot.line(curveX, diffY, "elvit-line");
+  /* The thousands of dots are drawn on a canvas over the chart and the moving marker is a
+   * composited element above it: a step or a hover then repaints nothing of the chart. (As SVG,
+   * moving the marker re-rasterised every dot under it: ~9 ms a step on a 2-core machine, and
+   * drawing a token's 3072 dots cost more than a frame.) Positions are fractions of the chart's
+   * size, so dots and marker stay on the curve when the chart is scaled down to fit the page. */
+  const chartWidth = Number(plot.el.getAttribute("width")), chartHeight = Number(plot.el.getAttribute("height"));
+  const ratio = Math.min(2, window.devicePixelRatio || 1);
+  const dotsCanvas = h("canvas", {class: "elvit-gelu-dots", width: chartWidth * ratio, height: chartHeight * ratio});
+  const markerEl = h("div", {class: "elvit-gelu-marker", "aria-hidden": "true"});
+  const chartBox = h("div", {class: "elvit-gelu-chart"}, plot.el, dotsCanvas, markerEl);
+  const dotsContext = dotsCanvas.getContext("2d");
+  function drawDots(xs, ys) {
+    const ctx = dotsContext, radius = 2.5;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, chartWidth, chartHeight);
+    ctx.fillStyle = getComputedStyle(dotsCanvas).color;  // the theme's colour (elvit.css)
+    ctx.globalAlpha = 0.5;
+    ctx.beginPath();
+    for (let i = 0; i < xs.length; i++) {
+      const px = plot.x(xs[i]), py = plot.y(ys[i]);
+      ctx.moveTo(px + radius, py);
+      ctx.arc(px, py, radius, 0, 2 * Math.PI);
+    }
+    ctx.fill();
+  }
+  function moveMarker(x, y) {
+    markerEl.style.left = (100 * plot.x(x) / chartWidth) + "%";
+    markerEl.style.top = (100 * plot.y(y) / chartHeight) + "%";
+    markerEl.hidden = false;
+  }
   const worst = d.tanh_error;
   const legend = h("p", {class: "elvit-legend"}, "Solid blue: exact GELU, 0.5·x·(1 + erf(x/√2)). Dashed red: the tanh ",
     "approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), at most ",
@@ -103,7 +133,7 @@ elvit.register("gelu", (view) => {
   function render(index, playing) {
     if (!current) return;
     const data = current.data, feature = data.order[index], x = data.xs[feature], y = data.ys[feature];
-    plot.marker(x, y);
+    moveMarker(x, y);
     fc1Value.textContent = `x = ${f4(x)}`;
     geluValue.textContent = `y = ${f4(y)}`;
     readout.replaceChildren(h("b", null, `Point ${index + 1} of ${M}`), ` (feature ${feature}): fc1 gave x = `, h("b", null, f4(x)),
@@ -125,7 +155,7 @@ elvit.register("gelu", (view) => {
     }
     if (mine !== request) return;  // the reader has already picked something else
     current = {block: b, token: t, data: data};
-    plot.dots(data.xs, data.ys);
+    drawDots(data.xs, data.ys);
     number.set(t);
     if (t > 0) picture.box("frame", ((t - 1) % G) * P, Math.floor((t - 1) / G) * P, P, P);
     else picture.hideBox("frame");
@@ -157,7 +187,7 @@ elvit.register("gelu", (view) => {
 
   view.root.append(
     h("div", {class: "elvit-controls"}, blockMenu.el, number.el, clsButton, player.el, status),
-    h("div", {class: "elvit-row"}, h("div", {class: "elvit-column"}, plot.el, diffPlot.el), picture.el),
+    h("div", {class: "elvit-row"}, h("div", {class: "elvit-column"}, chartBox, diffPlot.el), picture.el),
     legend, readout, flow, summary);
   return choose(d.start.block, d.start.token);
 });
