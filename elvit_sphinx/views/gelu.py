@@ -17,8 +17,8 @@ on a patch of the image (or the *CLS* button), and the player.
 
 How the data travels: the page holds the starting block and token; every other (block, token)
 is a chunk ``b<block>-t<token>`` of its fc1 and GELU numbers (2 × intermediate_size float32),
-loaded when the reader picks it (a ViT-B/16 has 12 × 197 tokens × 3072 numbers per tensor,
-58 MB as float32).
+loaded when the reader picks it (a ViT-B/16 has 12 blocks × 197 tokens × 3072 numbers in each
+of the two, 58 MB as float32).
 
 Options:
 
@@ -49,9 +49,9 @@ from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import ranges
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.prediction import CHARTS  # d3 and charts.js, as the other chart views
 
 PERIOD_MS = 40  # one point per step: 768 points play in about 31 s
-CHARTS = ("vendor/d3-7.9.2.min.js", "charts.js")
 #: The GELU curve is always drawn over at least this range, so that its bend shows.
 MIN_HALF_RANGE = 4.0
 
