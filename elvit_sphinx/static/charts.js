@@ -118,3 +118,18 @@
     };
   };
 })();
+
+/* --- Pointer position in data coordinates (appended for the GELU view) -----------------------
+ * plot.pointer(event) gives the data coordinates [x, y] of a pointer event over the chart. */
+(function () {
+  "use strict";
+  const charts = window.elvit.charts, basePlot = charts.plot;
+  charts.plot = function (options) {
+    const plot = basePlot(options);
+    plot.pointer = function (event) {
+      const [px, py] = d3.pointer(event, plot.el);
+      return [plot.x.invert(px), plot.y.invert(py)];
+    };
+    return plot;
+  };
+})();
