@@ -39,7 +39,7 @@ def test_residual_validate(odd_trace):
     config = odd_trace.config
     assert residual.validate(config, {"token": 64, "block": 2}) == []
     assert residual.validate(config, {"token": 65, "block": 3}) == [
-        "token 65 is out of range (0–64): token 0 is CLS and tokens 1–64 are the patches",
+        "token 65 is out of range: this model has 65 tokens (0–64; 0 is the CLS token)",
         "block 3 is out of range: this model has 3 blocks (0–2)"]
 
 

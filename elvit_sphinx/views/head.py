@@ -39,6 +39,7 @@ from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.palettes import palette_rgb
 from elvit_sphinx.views.prediction import CHARTS
+from elvit_sphinx.views.ranges import top_classes_problem
 
 MAX_CLASSES = 20
 
@@ -48,11 +49,8 @@ def shown_count(config: TraceConfig, options: dict) -> int:
 
 
 def validate(config: TraceConfig, options: dict) -> list[str]:
-    top = options.get("top")
-    if top is not None and not 1 <= top <= config.num_labels:
-        return [f"top {top} is out of range: this model has {config.num_labels} classes "
-                f"(1–{config.num_labels})"]
-    return []
+    problem = top_classes_problem(config, options.get("top"))
+    return [problem] if problem else []
 
 
 def alt(config: TraceConfig, options: dict) -> str:

@@ -28,6 +28,7 @@ from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, encode
+from elvit_sphinx.views.ranges import top_classes_problem
 
 MAX_BARS = 20
 CHARTS = ("vendor/d3-7.9.2.min.js", "charts.js")
@@ -38,11 +39,8 @@ def _order(value: str) -> str:
 
 
 def validate(config: TraceConfig, options: dict) -> list[str]:
-    top = options.get("top")
-    if top is not None and not 1 <= top <= config.num_labels:
-        return [f"top {top} is out of range: this model has {config.num_labels} classes "
-                f"(1–{config.num_labels})"]
-    return []
+    problem = top_classes_problem(config, options.get("top"))
+    return [problem] if problem else []
 
 
 def shown_classes(trace: Trace, options: dict) -> list[int]:

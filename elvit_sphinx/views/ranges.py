@@ -30,3 +30,11 @@ def token_problem(config: TraceConfig, value: int) -> str | None:
         return None
     return (f"token {value} is out of range: this model has {config.num_tokens} tokens "
             f"(0–{config.num_tokens - 1}; 0 is the CLS token)")
+
+
+def top_classes_problem(config: TraceConfig, value: int | None) -> str | None:
+    """The ``top`` option of the views that show a number of classes (prediction, head)."""
+    if value is None or 1 <= value <= config.num_labels:
+        return None
+    return (f"top {value} is out of range: this model has {config.num_labels} classes "
+            f"(1–{config.num_labels})")

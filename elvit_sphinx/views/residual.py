@@ -43,18 +43,13 @@ from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.prediction import CHARTS
+from elvit_sphinx.views.ranges import block_problem, token_problem
 
 
 def validate(config: TraceConfig, options: dict) -> list[str]:
-    problems = []
-    token, block = options.get("token", 0), options.get("block", 0)
-    if not 0 <= token < config.num_tokens:
-        problems.append(f"token {token} is out of range (0–{config.num_tokens - 1}): token 0 is CLS "
-                        f"and tokens 1–{config.num_patches} are the patches")
-    if not 0 <= block < config.num_layers:
-        problems.append(f"block {block} is out of range: this model has {config.num_layers} blocks "
-                        f"(0–{config.num_layers - 1})")
-    return problems
+    problems = [token_problem(config, options.get("token", 0)),
+                block_problem(config, options.get("block", 0))]
+    return [problem for problem in problems if problem]
 
 
 def alt(config: TraceConfig, options: dict) -> str:
