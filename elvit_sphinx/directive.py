@@ -48,6 +48,8 @@ class ElvitViewDirective(SphinxDirective):
             return self._warn(str(exc), "image")
         options = {**self.view.defaults,
                    **{k: v for k, v in self.options.items() if k in self.view.option_spec}}
+        if self.view.content:
+            options["content"] = "\n".join(self.content)
         request = ViewRequest(self.view, absolute, options)
         try:
             key, config, problems = materialize(
@@ -74,4 +76,5 @@ class ElvitViewDirective(SphinxDirective):
 
 def make_directive(view: ViewSpec) -> type[ElvitViewDirective]:
     return type(f"Elvit{view.name.title()}Directive", (ElvitViewDirective,),
-                {"view": view, "option_spec": {**COMMON_OPTIONS, **view.option_spec}})
+                {"view": view, "option_spec": {**COMMON_OPTIONS, **view.option_spec},
+                 "has_content": view.content})

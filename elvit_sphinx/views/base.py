@@ -69,6 +69,9 @@ class ViewSpec:
     #: when the page is written (a missing one is a warning with file:line) and the script reads
     #: the URLs from ``view.links[name]``.
     links: Callable[[TraceConfig, dict], dict[str, str]] | None = None
+    #: The directive takes content (e.g. the annotations' regions and texts): its lines, joined
+    #: by newlines, reach ``validate``/``build``/``alt`` as ``options["content"]``.
+    content: bool = False
 
     @property
     def script(self) -> str:
