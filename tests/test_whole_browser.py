@@ -274,3 +274,26 @@ def test_annotation_hover_frames_its_region_and_reads_values(small_trace, open_v
     figure.locator(".elvit-an-item").first.focus()  # the list: keyboard readers get the same
     assert view_state(page, "annotations")["region"] == 0 and frame.is_visible()
     assert_clean(log, tmp_path)
+
+
+def test_the_pages_png_decoder_gives_back_every_palette_index(small_trace, open_view, tmp_path):
+    """Rows of noise, gradients and edges make the encoder pick every PNG filter type."""
+    import base64
+
+    from elvit_sphinx.views.encoding import encode
+    from elvit_sphinx.views.mosaic import png_bytes
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:40, 0:197]
+    images = {"noise": rng.integers(0, 256, (40, 197)), "ramp": (x + 3 * y) % 256,
+              "steps": (x // 7 * 31 + y // 5 * 17) % 256, "flat": np.full((3, 197), 200),
+              "wave": 127 + 120 * np.sin(x / 9.0 + y / 4.0)}
+    page, log, _figure = open_view(detail.VIEW, small_trace)
+    for name, codes in images.items():
+        codes = np.asarray(codes, dtype=np.uint8)
+        picture = {"png": base64.b64encode(png_bytes(codes)).decode(), "lo": encode([0.0], "f32"),
+                   "hi": encode([1.0], "f32")}
+        decoded = page.evaluate("async (p) => { const s = await elvit.mosaic.decode(p); "
+                                "return [s.cols, Array.from(s.codes)]; }", picture)
+        assert decoded[0] == codes.shape[1] and decoded[1] == codes.reshape(-1).tolist(), name
+    assert_clean(log, tmp_path)

@@ -102,9 +102,10 @@ def test_detail_sprites_hold_the_traces_codes_channel_by_channel(trace, detail_o
     output = detail_of(trace, detail_outputs)
     data, chunks = output.data, output.chunks
     checked = 0
+    assert data["inline"]["chunk"] == "level-model" and "level-model" not in chunks
     for level_id, level in data["levels"].items():
-        assert level["chunk"] in chunks
-        pictures = chunks[level["chunk"]]["pictures"]
+        payload = chunks.get(level["chunk"]) or data["inline"]["payload"]
+        pictures = payload["pictures"]
         for item in level["items"]:
             if item["kind"] not in ("tiles", "maps"):
                 continue
@@ -132,9 +133,11 @@ def test_detail_levels_drill_down_as_the_paper_and_every_level_fits_its_budget(t
     assert levels[f"attention-{last}"]["parent"] == f"block-{last}"
     assert {i["opens"] for i in levels["block-0"]["items"]} == {None, "attention-0", "mlp-0"}
     for level in levels.values():
-        assert len(to_json(output.chunks[level["chunk"]]).encode()) <= detail.LEVEL_BUDGET_BYTES
-    # The page itself carries only the map of the levels, never a sprite.
-    assert len(to_json(output.data).encode()) < 400_000
+        payload = output.chunks.get(level["chunk"]) or output.data["inline"]["payload"]
+        assert len(to_json(payload).encode()) <= detail.LEVEL_BUDGET_BYTES
+    # The page carries the map of the levels and the first level's pictures, no more.
+    page = len(to_json(output.data).encode()) - len(to_json(output.data["inline"]).encode())
+    assert page < 400_000
     shown = output.data["levels"]["encoder"]["items"][0]
     if "whole" in shown:  # capped (ViT-B/16): the block's own level has every channel
         assert shown["whole"]["chunk"] == "level-block-0"
@@ -153,7 +156,8 @@ def test_a_level_over_budget_shows_whole_heads_or_channels_and_points_to_the_res
     output = detail.build(small_trace, {"open": "model"})
     d = small_trace.config.head_dim
     for level in output.data["levels"].values():
-        assert len(to_json(output.chunks[level["chunk"]]).encode()) <= 200_000
+        payload = output.chunks.get(level["chunk"]) or output.data["inline"]["payload"]
+        assert len(to_json(payload).encode()) <= 200_000
         for item in level["items"]:
             if "whole" not in item:
                 continue
@@ -161,7 +165,8 @@ def test_a_level_over_budget_shows_whole_heads_or_channels_and_points_to_the_res
             assert layout["count"] < whole["layout"]["count"]
             if item["tensor"].endswith(("query", "key", "value")):
                 assert layout["count"] % d == 0  # whole heads
-            picture = output.chunks[whole["chunk"]]["pictures"][item["tensor"]]
+            home = output.chunks.get(whole["chunk"]) or output.data["inline"]["payload"]
+            picture = home["pictures"][item["tensor"]]
             assert png_codes(picture["png"]).shape[0] == whole["layout"]["count"] * (
                 whole["layout"]["tokens"] if whole["layout"]["kind"] == "maps" else 1)
     assert any(name.startswith("tensor-") for name in output.chunks)  # fc1 is too big everywhere

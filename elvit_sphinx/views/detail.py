@@ -19,8 +19,9 @@ marked regions carry notes (the CLS cell, the √d scale, the residual sums). Th
 the prediction, the top class highlighted beside the input image.
 
 Each level's pictures are loaded only when the reader opens it (PNG sprites, one file per
-level). A level whose pictures would exceed 2 MB (the encoder of a ViT-B/16-sized model) shows
-the first channels of each tensor and says how many; open one of them to see all.
+level; the level shown first is in the page). A level whose pictures would exceed 2 MB (the
+encoder of a ViT-B/16-sized model) shows the first channels of each tensor and says how many;
+open one of them to see all.
 
 Options:
 
@@ -153,13 +154,18 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     probs = trace["probs"]
     labels = [config.id2label[i] for i in range(config.num_labels)]
     used_parts = sorted({item.part for level in plan.values() for item in level.items})
+    # The level shown first travels in the page: no request stands between navigation and the
+    # first drawing (with ViT-B/16 geometry the model level is 0.8 MB of the page's 2 MB).
+    start = parse_level(options.get("open", "model"))
+    inline = {"chunk": chunk_name(start), "payload": chunks.pop(chunk_name(start))}
     return ViewOutput({
+        "inline": inline,
         "parts": {part: part_info(part) for part in used_parts},
         "levels": {level_id: {"title": level.title, "parent": level.parent,
                               "chunk": chunk_name(level_id),
                               "items": [item_json(item, level_id) for item in level.items]}
                    for level_id, level in plan.items()},
-        "start": parse_level(options.get("open", "model")),
+        "start": start,
         "grid": config.grid, "tokens": config.num_tokens,
         "palette": encode(palette_rgb("viridis"), "u8"),
         "thumbnail": rgb_thumbnail_png(trace["input.image"], THUMBNAIL_PIXELS),
@@ -170,7 +176,7 @@ def build(trace: Trace, options: dict) -> ViewOutput:
 
 def alt(config: TraceConfig, options: dict) -> str:
     return (f"Every intermediate tensor of the forward pass as small heatmaps, one per channel "
-            f"({config.num_tokens} tokens as the CLS cell and a {config.grid}×{config.grid} grid), "
+            f"({config.num_tokens} tokens: the CLS cell and a grid of {config.grid}×{config.grid} patches), "
             f"from the patch embeddings through the {config.num_layers} blocks, their attention "
             f"and MLP, to the {config.num_labels}-class prediction; each level opens the next.")
 

@@ -15,13 +15,14 @@ elvit.register("detail", async (view) => {
   const bar = elvit.colorbar(palette, "", "", "channel");
   const barLabel = bar.el.querySelector(".elvit-colorbar-label");
   const lensHolder = h("div", {class: "elvit-dt-lens"});
-  const decoded = new Map();
+  const decoded = new Map(), painted = new Map();
   let here = {level: d.start, focus: null}, ticket = 0, pinned = false, lens = null;
 
   /* The decoded pictures of one chunk (loaded once; the last few levels are kept). */
   function sheets(chunk) {
     if (!decoded.has(chunk)) {
-      decoded.set(chunk, view.chunk(chunk).then(async (payload) => {
+      const payload = chunk === d.inline.chunk ? Promise.resolve(d.inline.payload) : view.chunk(chunk);
+      decoded.set(chunk, payload.then(async (payload) => {
         const names = Object.keys(payload.pictures);
         const done = await Promise.all(names.map((name) => M.decode(payload.pictures[name])));
         return Object.fromEntries(names.map((name, i) => [name, done[i]]));
@@ -232,12 +233,8 @@ elvit.register("detail", async (view) => {
     trail.set(steps);
   }
 
-  async function show(levelId, focus, how, focusAfter) {
-    const level = d.levels[levelId], mine = ++ticket, big = focus !== null && focus !== undefined;
-    here = {level: levelId, focus: big ? focus : null};
-    pinned = false;
-    setTrail();
-    view.setState({level: levelId, focus: big ? level.items[focus].tensor : null, drawn: null, cell: null, note: null});
+  /* The cards of one level (or of one tensor shown large), with their events; not yet painted. */
+  function buildCards(level, focus, big) {
     const chosen = big ? [[level.items[focus], focus]] : level.items.map((item, i) => [item, i]);
     // Three cards a row (four on the encoder's long list), read once per level, not per hover.
     const perRow = chosen.length >= 8 ? 4 : 3, room = stage.clientWidth || 560;
@@ -256,6 +253,28 @@ elvit.register("detail", async (view) => {
       card.el.addEventListener("pointerenter", hover);
       card.el.addEventListener("focus", hover);
     }
+    return cards;
+  }
+
+  async function show(levelId, focus, how, focusAfter) {
+    const level = d.levels[levelId], mine = ++ticket, big = focus !== null && focus !== undefined;
+    const key = levelId + "/" + (big ? focus : "");
+    here = {level: levelId, focus: big ? focus : null};
+    pinned = false;
+    setTrail();
+    view.setState({level: levelId, focus: big ? level.items[focus].tensor : null, drawn: null, cell: null, note: null});
+    // A level seen before comes back as it was drawn (going up costs no repainting).
+    const kept = painted.get(key);
+    // Ask for the pictures first: they load while the cards are laid out (which forces a layout).
+    if (!kept) {
+      const item = big ? level.items[focus] : null;
+      sheets(item && item.whole ? item.whole.chunk : level.chunk);
+    }
+    if (kept) { painted.delete(key); painted.set(key, kept); }  // most recently seen last
+    const cards = kept || buildCards(level, focus, big);
+    for (const card of kept || []) {
+      if (card.picture) { card.picture.hideBox("note"); card.picture.hideBox("cursor"); card.note = null; }
+    }
     stage.classList.toggle("elvit-dt-large", big);
     stage.replaceChildren(...cards.map((card) => card.el));
     about.replaceChildren(level.title + ": " + (big ? "one tensor, every channel." : "hover a picture to see what it is."));
@@ -263,13 +282,17 @@ elvit.register("detail", async (view) => {
     const target = cards[focusAfter !== undefined && focusAfter !== null && !big ? focusAfter : 0];
     if (how === "key" && target) target.el.focus();
     else if (how === "click") stage.focus({preventScroll: true});
-    const pictured = cards.filter((card) => card.picture);
-    const loaded = await Promise.all([...new Set(pictured.map((card) => card.chunk))].map((chunk) => sheets(chunk).then((s) => [chunk, s])));
-    if (mine !== ticket) return;  // the reader has moved on meanwhile
-    const byChunk = Object.fromEntries(loaded);
-    for (const card of pictured) {
-      card.sheet = byChunk[card.chunk][card.item.tensor];
-      M.paint(card.picture, card.sheet, card.layout, palette);
+    if (!kept) {
+      const pictured = cards.filter((card) => card.picture);
+      const loaded = await Promise.all([...new Set(pictured.map((card) => card.chunk))].map((chunk) => sheets(chunk).then((s) => [chunk, s])));
+      if (mine !== ticket) return;  // the reader has moved on meanwhile
+      const byChunk = Object.fromEntries(loaded);
+      for (const card of pictured) {
+        card.sheet = byChunk[card.chunk][card.item.tensor];
+        M.paint(card.picture, card.sheet, card.layout, palette);
+      }
+      painted.set(key, cards);
+      if (painted.size > 6) painted.delete(painted.keys().next().value);
     }
     view.setState({drawn: levelId});
     performance.mark("elvit-detail-drawn");
@@ -281,6 +304,7 @@ elvit.register("detail", async (view) => {
   view.root.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && up("key")) event.preventDefault();
   });
+  lensFor({kind: "tiles", cls: true});  // in place from the start: the first hover moves nothing
   view.root.append(trail.el, h("div", {class: "elvit-dt-body"}, stage,
                                 h("div", {class: "elvit-dt-side"}, lensHolder, bar.el)), about, readout);
   await show(d.start, null);
