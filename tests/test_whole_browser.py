@@ -297,3 +297,22 @@ def test_the_pages_png_decoder_gives_back_every_palette_index(small_trace, open_
                                 "return [s.cols, Array.from(s.codes)]; }", picture)
         assert decoded[0] == codes.shape[1] and decoded[1] == codes.reshape(-1).tolist(), name
     assert_clean(log, tmp_path)
+
+
+def test_a_missing_level_says_so_inside_the_view(small_trace, open_page, tmp_path):
+    """A site copied without its chunk files: opening a level reports it, no console error."""
+    from elvit_sphinx.standalone import standalone_html
+    from elvit_sphinx.views.base import ViewOutput
+
+    output = detail.build(small_trace, {"open": "model"})
+    path = tmp_path / "detail.html"
+    path.write_text(standalone_html(detail.VIEW, ViewOutput(output.data, {})), encoding="utf-8")
+    page, log = open_page(path, wait_for="() => document.querySelector('[data-elvit-view]')"
+                                         ".dataset.elvitReady !== 'rendering'")
+    figure = page.locator('[data-elvit-view="detail"]')
+    assert figure.get_attribute("data-elvit-ready") == "true"  # the first level is in the page
+    figure.locator('.elvit-dt-card[data-item="4"]').click()
+    page.wait_for_function("() => document.querySelector('[data-elvit-view=detail] .elvit-dt-readout')"
+                           ".textContent.includes('missing')")
+    assert "cannot load" in figure.locator(".elvit-dt-readout").inner_text()
+    assert log.page_errors == []

@@ -6,7 +6,7 @@ elvit.register("detail", async (view) => {
   const d = view.data, h = elvit.h, M = elvit.mosaic, fmt = elvit.fmt;
   const palette = elvit.decode(d.palette);
   const probs = elvit.decode(d.prediction.probs), logits = elvit.decode(d.prediction.logits);
-  const CARD = 196, WIDE = 700, LENS = 140;
+  const CARD = 196, WIDE = 700, LENS = 140, PREFETCH_AFTER_MS = 150;
   const trail = elvit.focus.trail();
   // Focusable by script: after a click, Escape (handled on the view's root) still goes up.
   const stage = h("div", {class: "elvit-dt-stage", tabindex: -1});
@@ -246,12 +246,21 @@ elvit.register("detail", async (view) => {
       card.el.addEventListener("keydown", (event) => {
         if (event.target === card.el && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); open(card, "key"); }
       });
+      // A reader who rests on an openable picture for a moment is likely to open it: its level
+      // is fetched and decoded meanwhile (not when the pointer merely crosses it, which would
+      // put that work in the way of the next hovers).
+      let intent = null;
       const hover = () => {
         describe(card.item);
-        if (card.item.opens) sheets(d.levels[card.item.opens].chunk);  // fetch while the reader decides
+        if (card.item.opens && intent === null) {
+          intent = setTimeout(() => sheets(d.levels[card.item.opens].chunk), PREFETCH_AFTER_MS);
+        }
       };
+      const leave = () => { clearTimeout(intent); intent = null; };
       card.el.addEventListener("pointerenter", hover);
       card.el.addEventListener("focus", hover);
+      card.el.addEventListener("pointerleave", leave);
+      card.el.addEventListener("blur", leave);
     }
     return cards;
   }
@@ -271,6 +280,18 @@ elvit.register("detail", async (view) => {
       sheets(item && item.whole ? item.whole.chunk : level.chunk);
     }
     if (kept) { painted.delete(key); painted.set(key, kept); }  // most recently seen last
+    // A click is answered in the frame it happened in (the path changes, the old level dims);
+    // building the new level's cards, which lays out the page, waits until that frame is painted.
+    if (!kept && how) {
+      stage.classList.add("elvit-dt-busy");
+      await new Promise((resolve) => requestAnimationFrame(() => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = resolve;
+        channel.port2.postMessage(0);
+      }));
+      if (mine !== ticket) return;
+    }
+    stage.classList.remove("elvit-dt-busy");
     const cards = kept || buildCards(level, focus, big);
     for (const card of kept || []) {
       if (card.picture) { card.picture.hideBox("note"); card.picture.hideBox("cursor"); card.note = null; }
@@ -284,7 +305,17 @@ elvit.register("detail", async (view) => {
     else if (how === "click") stage.focus({preventScroll: true});
     if (!kept) {
       const pictured = cards.filter((card) => card.picture);
-      const loaded = await Promise.all([...new Set(pictured.map((card) => card.chunk))].map((chunk) => sheets(chunk).then((s) => [chunk, s])));
+      const chunks = [...new Set(pictured.map((card) => card.chunk))];
+      let loaded;
+      try {
+        loaded = await Promise.all(chunks.map((chunk) => sheets(chunk).then((s) => [chunk, s])));
+      } catch (error) {  // e.g. the site was copied without its _elvit folder
+        chunks.forEach((chunk) => decoded.delete(chunk));
+        if (mine === ticket) readout.replaceChildren(h("span", {class: "elvit-message"}, `${error.message}: ` +
+          "this level's pictures are missing from the site."));
+        if (!how) throw error;  // the first drawing: the runtime shows the failure in the figure
+        return;
+      }
       if (mine !== ticket) return;  // the reader has moved on meanwhile
       const byChunk = Object.fromEntries(loaded);
       for (const card of pictured) {
