@@ -104,7 +104,9 @@ def _act_on_figure(page, figure) -> int:
     figure.scroll_into_view_if_needed()
     page.wait_for_timeout(800)  # let the scrolled-in page finish painting, as a reader would
     for canvas in figure.locator("canvas").all()[:4]:
-        box = canvas.bounding_box()
+        # A click may have replaced the figure's pictures (a drill-down opens another level):
+        # a canvas that is gone is skipped rather than waited for.
+        box = canvas.bounding_box(timeout=2000) if canvas.count() else None
         if not box or box["width"] < 40:
             continue
         for k in range(24):

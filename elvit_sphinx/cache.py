@@ -64,6 +64,7 @@ class Cache:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+            os.chmod(tmp, 0o644)  # mkstemp makes files private; cached files are copied to the site
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

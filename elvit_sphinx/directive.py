@@ -55,6 +55,8 @@ class ElvitViewDirective(SphinxDirective):
             return self._warn(str(exc), "image")
         options = {**self.view.defaults,
                    **{k: v for k, v in self.options.items() if k in self.view.option_spec}}
+        if self.view.content:
+            options["content"] = "\n".join(self.content)
         request = ViewRequest(self.view, absolute, options)
         try:
             key, config, problems = materialize(
@@ -123,4 +125,5 @@ class ElvitViewDirective(SphinxDirective):
 def make_directive(view: ViewSpec) -> type[ElvitViewDirective]:
     common = COMMON_OPTIONS if view.needs_trace else FILE_VIEW_OPTIONS
     return type(f"Elvit{view.name.title()}Directive", (ElvitViewDirective,),
-                {"view": view, "option_spec": {**common, **view.option_spec}})
+                {"view": view, "option_spec": {**common, **view.option_spec},
+                 "has_content": view.content})

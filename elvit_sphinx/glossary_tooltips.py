@@ -9,11 +9,20 @@ keyboard focus and on tap, following the ARIA tooltip pattern.
 * In the browser, ``static/tooltips.js`` points each link's ``aria-describedby`` at its tooltip,
   removes the native ``title`` (one tooltip, not two) and shows the tooltip next to the link,
   positioned on screen by Floating UI (vendored; nothing loads from outside).
+
+Figures whose script reads definitions (views listing the ``glossary.js`` library, e.g. the
+overview's hover text) get them the same way: when a page with such a figure is written, the
+definitions of every glossary term are embedded once in the page as JSON
+(``<script type="application/json" id="elvit-glossary">``, term → first sentence and link).
+Doing it when the page is *written* is what makes it robust: a view's data is built while its own
+page is read, possibly before (or, under ``-j``, in another process than) the glossary page, but
+by the write phase every document has been read and the per-document definitions merged.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 
 from docutils import nodes
@@ -100,9 +109,42 @@ def _merge(app, env, docnames, other) -> None:
             _definitions(env)[docname] = _definitions(other)[docname]
 
 
+#: The runtime script that reads the embedded definitions; views that need them list it.
+GLOSSARY_LIBRARY = "glossary.js"
+
+
+def definitions_for_page(env, builder, docname: str) -> dict[str, dict[str, str]]:
+    """``{term in lower case: {"text": first sentence, "href": URL relative to docname}}``."""
+    sentences = _definitions(env)
+    found = {}
+    for (kind, term), (term_doc, term_id) in env.domaindata.get("std", {}).get("objects", {}).items():
+        sentence = sentences.get(term_doc, {}).get(term_id)
+        if kind == "term" and sentence:
+            uri = builder.get_relative_uri(docname, term_doc)
+            found[term.lower()] = {"text": sentence, "href": f"{uri}#{term_id}"}
+    return found
+
+
+def embed_definitions_for_figures(app, doctree, docname) -> None:
+    from elvit_sphinx.view_node import elvit_view
+    from elvit_sphinx.views import VIEWS
+    from elvit_sphinx.views.base import script_safe
+
+    if app.builder.format != "html":
+        return
+    if not any(GLOSSARY_LIBRARY in VIEWS[node["view"]].libraries
+               for node in doctree.findall(elvit_view) if node["view"] in VIEWS):
+        return
+    found = definitions_for_page(app.env, app.builder, docname)
+    text = json.dumps(found, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    doctree.append(nodes.raw("", '<script type="application/json" id="elvit-glossary">'
+                                 f"{script_safe(text)}</script>", format="html"))
+
+
 def setup_glossary_tooltips(app) -> None:
     app.add_transform(CollectTermDefinitions)
     app.add_post_transform(AddTermTooltips)
+    app.connect("doctree-resolved", embed_definitions_for_figures)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     for script in SCRIPTS:

@@ -57,6 +57,7 @@ def _copy_if_changed(source: str, destination: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(destination), suffix=".tmp")
     os.close(fd)
     shutil.copyfile(source, tmp)
+    os.chmod(tmp, 0o644)  # mkstemp makes files private (0600); a web server must read them
     os.replace(tmp, destination)  # parallel writers of the same chunk never leave half a file
 
 

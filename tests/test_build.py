@@ -298,3 +298,12 @@ def test_translated_build_shows_translated_figures(make_app, tmp_path, open_page
     assert "Noyau 0 (16×16×3)" in conv.inner_text()
     assert "Output map of kernel 0" in conv.inner_text()  # no translation: stays in English
     assert log.console_errors == [] and log.page_errors == []
+
+
+@pytest.mark.sphinx("html", testroot="basic")
+def test_files_written_beside_the_site_are_readable_by_a_web_server(app):
+    app.build()
+    written = list((Path(app.outdir) / "_elvit").rglob("*.*"))
+    assert written
+    assert all(path.stat().st_mode & 0o044 == 0o044 for path in written), \
+        [oct(p.stat().st_mode) for p in written]

@@ -85,6 +85,10 @@ class ViewSpec:
     #: and other non-HTML builders use it.
     static: Callable[[dict], Any] | None = None
 
+    #: The directive takes content (e.g. the annotations' regions and texts): its lines, joined
+    #: by newlines, reach ``validate``/``build``/``alt`` as ``options["content"]``.
+    content: bool = False
+
     @property
     def needs_trace(self) -> bool:
         return self.source_files is None
