@@ -80,7 +80,8 @@ mathjax_config_path = "_static/mathjax/offline-settings.js"
 # _static: nothing comes from a CDN.
 html_theme = "sphinx_book_theme"
 html_title = "EL-ViT book: the Vision Transformer, step by step"
-html_static_path = ["_static"]  # the vendored MathJax; README.md is excluded above
+html_static_path = ["_static"]  # the vendored MathJax, book.css; README.md is excluded above
+html_css_files = ["book.css"]
 html_theme_options = {
     "home_page_in_toc": True,
     "show_toc_level": 2,

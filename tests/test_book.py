@@ -198,3 +198,26 @@ def test_code_chapter_shows_the_graph_and_links_every_class_to_its_source(built_
     for page, anchor in links:
         assert f'id="{anchor}"' in (built_book / page).read_text(), (page, anchor)
     assert len(html.encode()) < 1_000_000
+
+
+@pytest.mark.browser
+def test_phone_width_and_dark_mode(built_book, browser):
+    """At 390 px nothing but a view's own scroll area is wider than the screen, and in dark
+    mode every figure still draws, without errors."""
+    for page_path in content_pages(built_book):
+        context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+        page.goto(page_path.as_uri())
+        if page.locator("[data-elvit-view]").count():
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('[data-elvit-view]')]"
+                ".every(f => f.dataset.elvitReady === 'true')", timeout=30000)
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (page_path.name, width)
+        assert errors == [], (page_path.name, errors)
+        context.close()
