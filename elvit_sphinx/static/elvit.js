@@ -442,8 +442,10 @@
 (function () {
   "use strict";
   const elvit = window.elvit;
+  const split = new Map();  // message → its translation cut at the placeholders (hovers repeat them)
   elvit.tParts = function (message, ...args) {
-    const pieces = elvit.t(message).split(/\{(\d+)\}/);  // text, index, text, index, …, text
+    let pieces = split.get(message);
+    if (!pieces) split.set(message, (pieces = elvit.t(message).split(/\{(\d+)\}/)));  // text, index, …, text
     const parts = [];
     pieces.forEach((piece, k) => {
       if (k % 2 === 0) {
