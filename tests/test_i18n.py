@@ -59,6 +59,7 @@ elvit.register("bad", (view) => {
   const fromVariable = elvit.t(note);
   view.fail(elvit.t("Could not load {0}", "the numbers"));
   picture.setTitle(`${n === 0 ? "CLS" : "patch"}: ${n}`);
+  view.root.append(h("p", null, `${n} of ${n}`), h("p", null, `lr = ${n}, the rate`));
 });
 """
 
@@ -80,6 +81,7 @@ elvit.register("good", (view) => {
                        'on two lines, it\\'s \\u2212 fine.');
   const key = `head-${n}-${n}`, text = `${d.label}: ${elvit.fmt(1, 2)}`;
   picture.setTitle(`Q: ${n}×${n}`);
+  readout.replaceChildren(`w − lr·∂L/∂w = ${n} − ${n} × ${n} = `, h("b", null, elvit.fmt(n, 4)));
   /* A comment with "Words in quotes" and h("p", null, "text") */
   // status.textContent = "Loading the numbers";
   const pattern = /\\{(\\d+)\\}/g, ratio = n / 2 / 1, quote = /"[^"]+ words"/;
@@ -95,7 +97,7 @@ def test_the_guard_finds_untranslated_text_and_passes_translated_text():
         (3, "Input image"), (4, "Grid of  by  patches"), (5, "Hover a patch."), (6, "Close"),
         (8, "Too many"), (8, "Ready"), (9, "Patch "), (10, "More about it"), (11, "This model is untrained."),
         (12, "block "), (13, "elvit.t(…)"), (14, "elvit.t"), (15, "elvit.t(note)"), (16, "the numbers"),
-        (17, "CLS"), (17, "patch")]
+        (17, "CLS"), (17, "patch"), (18, " of "), (18, "lr = , the rate")]
     assert untranslated(GOOD) == []
 
 

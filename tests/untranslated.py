@@ -15,7 +15,8 @@ reports a literal that has words (two letters or more in a row) and is not a mes
 
 A message must be plain literals (joined by ``+`` at most): no ``${}``, no variable, because
 the catalog is collected from the source, not at run time. Symbols, numbers, single letters and
-formulas (``x̂ = (x − μ) / √(σ² + ε)``) have no words and pass. Known limits: a single word handed
+formulas (``x̂ = (x − μ) / √(σ² + ε)``, ``w − lr·∂L/∂w = ...``: an ``=`` and no name longer than
+two letters) pass. Known limits: a single word handed
 to a helper of a view's own (``step("LayerNorm")``) is not seen; review such helpers by hand.
 """
 
@@ -84,7 +85,7 @@ def _judge(tokens: list[Token], inherited: tuple[str, str], findings: list[Findi
         where, why = _context(tokens, i, opener, inherited)
         for part in token.parts:
             _judge(part, (where, why) if where != "message" else ("visible", "inside a message"), findings)
-        if where == "message" or not _words(token.text):
+        if where == "message" or not _words(token.text) or _is_formula(token.text):
             continue
         if where == "visible" or (where == "unknown" and _is_prose(token)):
             findings.append(Finding(token.line, token.text, why))
@@ -93,6 +94,11 @@ def _judge(tokens: list[Token], inherited: tuple[str, str], findings: list[Findi
 def _words(text: str) -> list[str]:
     """Runs of letters and digits with two letters or more ("fc1", "px"; not "σ²", "x̂", "1e")."""
     return [run for run in _RUN.findall(text) if sum(c.isalpha() for c in run) >= 2]
+
+
+def _is_formula(text: str) -> bool:
+    """An equation whose names have two letters at most: `w − lr·∂L/∂w = ${w}`."""
+    return "=" in text and all(sum(c.isalpha() for c in word) <= 2 for word in _words(text))
 
 
 def _is_prose(token: Token) -> bool:
