@@ -16,8 +16,8 @@ reports a literal that has words (two letters or more in a row) and is not a mes
 A message must be plain literals (joined by ``+`` at most): no ``${}``, no variable, because
 the catalog is collected from the source, not at run time. Symbols, numbers, single letters and
 formulas (``x̂ = (x − μ) / √(σ² + ε)``, ``w − lr·∂L/∂w = ...``: an ``=`` and no name longer than
-two letters) pass. Known limits: a single word handed
-to a helper of a view's own (``step("LayerNorm")``) is not seen; review such helpers by hand.
+two letters) pass. Known limit: a single word handed to a helper of a view's own
+(``step("LayerNorm")``) is not seen; review such helpers by hand.
 """
 
 from __future__ import annotations
