@@ -53,6 +53,11 @@ nb_execution_mode = "force"
 nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 
+# --- Translations ---------------------------------------------------------------------------
+# Catalogs of a language live in locale/<lang>/LC_MESSAGES/ (the chapters' .po files and elvit.po,
+# the figures' own words); build one with -D language=<lang>. See CONTRIBUTING.md.
+locale_dirs = ["locale"]
+
 # --- Sources ------------------------------------------------------------------------------------
 # README files (images/, _static/) document provenance; they are not pages of the book.
 exclude_patterns = ["_build", "**/README.md", "**/.ipynb_checkpoints"]

@@ -2,7 +2,11 @@
 
 The prose and the figures' captions are translated by Sphinx itself (captions are text nodes
 of the doctree). The figures' own words live in their scripts, written as
-``elvit.t("Patch {0} of {1}", i, n)``. This module:
+``elvit.t("Patch {0} of {1}", i, n)`` (a string) or ``elvit.tParts("{0}: logit {1}", boldLabel,
+x)`` (a list of strings and elements, for a sentence with styled parts). The message is a plain
+string literal, or several joined with ``+`` (no variables, no ``${}``): ``js_source.py`` reads
+the calls from the source, and ``tests/test_i18n.py`` fails on visible text outside them. This
+module:
 
 * when the ``gettext`` builder runs (``nox -s gettext``), collects every such message from the
   scripts into ``elvit.pot`` beside Sphinx's catalogs, with the file and line of each use;
@@ -17,38 +21,30 @@ from __future__ import annotations
 import gettext
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sphinx.util import logging
 
+from elvit_sphinx import js_source
 from elvit_sphinx.assets import STATIC_DIR
 from elvit_sphinx.collector import views_of
 
 logger = logging.getLogger(__name__)
 
 DOMAIN = "elvit"
-#: The first argument of elvit.t(...): a plain string literal (no template substitutions).
-_MESSAGE = re.compile(r"""elvit\.t\(\s*(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'|`([^`$\\]*)`)""")
-
-
-def _unescape(literal: str) -> str:
-    return json.loads('"' + literal.replace('"', '\\"').replace("\\'", "'") + '"')
 
 
 def script_messages() -> dict[str, list[str]]:
-    """{message: ["views/patches.js:12", ...]} for every ``elvit.t`` literal in our scripts."""
+    """{message: ["views/patches.js:12", ...]} for every ``elvit.t``/``elvit.tParts`` message in our
+    scripts (not ``vendor/``)."""
     found: dict[str, list[str]] = {}
     for path in sorted(STATIC_DIR.rglob("*.js")):
         if "vendor" in path.relative_to(STATIC_DIR).parts:
             continue
-        text = path.read_text(encoding="utf-8")
-        for match in _MESSAGE.finditer(text):
-            literal = next(group for group in match.groups() if group is not None)
-            line = text.count("\n", 0, match.start()) + 1
-            place = f"{path.relative_to(STATIC_DIR).as_posix()}:{line}"
-            found.setdefault(_unescape(literal), []).append(place)
+        place = path.relative_to(STATIC_DIR).as_posix()
+        for line, message in js_source.messages(path.read_text(encoding="utf-8")):
+            found.setdefault(message, []).append(f"{place}:{line}")
     return found
 
 

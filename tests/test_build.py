@@ -297,6 +297,20 @@ def test_translated_build_shows_translated_figures(make_app, tmp_path, open_page
     assert labels == ["◀ reculer", "▶ lecture", "❚❚ pause", "avancer ▶"]
     assert "Noyau 0 (16×16×3)" in conv.inner_text()
     assert "Output map of kernel 0" in conv.inner_text()  # no translation: stays in English
+    # A second view's labels, menus and sentences with bold parts (elvit.tParts), one of whose
+    # translations puts the bold number first; untranslated pieces inside stay English.
+    attention = page.locator('[data-elvit-view="attention"]')
+    words = attention.inner_text()
+    assert "Couche" in words and "Tête" in words and "Poids : softmax de chaque ligne" in words
+    assert attention.locator("select").first.locator("option").first.inner_text() == "bloc 0"
+    assert attention.locator("select").nth(1).locator("option").first.inner_text() == "tête 0"
+    row = attention.locator(".elvit-attention-row-text").inner_text()
+    assert row.startswith("Ligne 5 (requête : token 5 = patch 4 (row ") and "somme de la ligne" in row
+    token = attention.locator(".elvit-attention-token-text")
+    weight = token.locator("b").inner_text()
+    assert re.fullmatch(r"\d\.\d{4}", weight)
+    assert token.inner_text().startswith(f"Poids {weight} donné au jeton CLS (qui n’a pas de patch) "
+                                         "par le jeton 5 = patch 4 (ligne ")
     assert log.console_errors == [] and log.page_errors == []
 
 

@@ -354,7 +354,7 @@
       if (!slot.requested) {
         slot.requested = true;
         const script = h("script", {src: contentRoot() + "_elvit/" + id + ".js", async: true});
-        script.addEventListener("error", () => slot.reject(new Error("cannot load " + script.src)));
+        script.addEventListener("error", () => slot.reject(new Error(elvit.t("cannot load {0}", script.src))));
         document.head.append(script);
       }
       return slot.promise;
@@ -430,5 +430,33 @@
     } else {
       renderAll(name);
     }
+  };
+})();
+
+/* --- Translated messages with elements inside (i18n) -----------------------------------------
+ * elvit.tParts(message, ...args): like elvit.t, but an argument may be an element (or a list of
+ * elements and strings), e.g. a bold number inside a sentence. It returns the translated message
+ * as a list of strings and those elements, in the order the translation puts them:
+ *   readout.replaceChildren(...elvit.tParts("{0}: probability {1}", h("b", null, label), p));
+ * so a sentence is translated whole even when parts of it are styled. */
+(function () {
+  "use strict";
+  const elvit = window.elvit;
+  const split = new Map();  // message → its translation cut at the placeholders (hovers repeat them)
+  elvit.tParts = function (message, ...args) {
+    let pieces = split.get(message);
+    if (!pieces) split.set(message, (pieces = elvit.t(message).split(/\{(\d+)\}/)));  // text, index, …, text
+    const parts = [];
+    pieces.forEach((piece, k) => {
+      if (k % 2 === 0) {
+        if (piece) parts.push(piece);
+      } else if (Number(piece) < args.length) {
+        const value = args[Number(piece)];
+        for (const part of [value].flat()) parts.push(part instanceof Node ? part : String(part));
+      } else {
+        parts.push("{" + piece + "}");
+      }
+    });
+    return parts;
   };
 })();

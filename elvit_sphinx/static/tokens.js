@@ -7,6 +7,7 @@
  *   elvit.heat.stretch(picture, width, height)       show a raster at any aspect ratio
  *   elvit.heat.decodeRow(packed, row)                one row of a packed 2-D array
  *   elvit.tokenPicker(options)                       CLS cell + patch grid + token number box
+ *   elvit.tokenName(token, grid)                     "CLS (token 0)", "token 5 = patch 4 (row 0, col 4)"
  *
  * Token numbering is the model's: token 0 is CLS and patch i (row by row from 0, as in the
  * patches view) is token i + 1. */
@@ -82,11 +83,11 @@
     const h = elvit.h, G = options.grid, N = G * G;
     const cellSize = options.width / G;
     const grid = new elvit.Picture({cols: G, rows: G, width: options.width, focusable: true,
-      label: options.label || "Patch grid: arrow keys move the chosen patch, Enter chooses it"});
+      label: options.label || elvit.t("Patch grid: arrow keys move the chosen patch, Enter chooses it")});
     grid.gridLines("rgba(255, 255, 255, 0.35)");
     const clsSize = Math.max(24, Math.round(cellSize * 1.5));
     const cls = new elvit.Picture({cols: 1, rows: 1, width: clsSize, focusable: true,
-      label: "CLS token (token 0): Enter chooses it"});
+      label: elvit.t("CLS token (token 0): Enter chooses it")});
     const pick = (token, how) => { mark(token); options.onPick(token, how); };
     const cursor = grid.onCells((cell, how) => {
       const token = 1 + cell.row * G + cell.col;
@@ -95,8 +96,8 @@
     cls.onCells((cell, how) => {
       if (how === "hover") { if (options.onHover) options.onHover(0); } else pick(0, how);
     });
-    const numberBox = elvit.numberBox({label: "Token", min: 0, max: N, value: options.start || 0,
-      hint: "0 is CLS, patch i is token i + 1", onChange: (token) => pick(token, "type")});
+    const numberBox = elvit.numberBox({label: elvit.t("Token"), min: 0, max: N, value: options.start || 0,
+      hint: elvit.t("0 is CLS, patch i is token i + 1"), onChange: (token) => pick(token, "type")});
     function mark(token) {
       if (token === 0) {
         cls.box("chosen", 0, 0);
@@ -118,7 +119,14 @@
     const el = h("div", {class: "elvit-token-picker"},
       options.title ? h("div", {class: "elvit-picture-title"}, options.title) : null,
       h("div", {class: "elvit-row"},
-        h("div", {class: "elvit-column elvit-cls-cell"}, cls.el, h("span", null, "CLS")), grid.el));
+        h("div", {class: "elvit-column elvit-cls-cell"}, cls.el, h("span", null, elvit.t("CLS"))), grid.el));
     return {el: el, numberBox: numberBox, grid: grid, cls: cls, draw: draw, mark: mark, size: N + 1};
+  };
+
+  /* A token as the reader reads it: CLS, or a patch with its place in the grid×grid patches. */
+  elvit.tokenName = function (token, grid) {
+    if (token === 0) return elvit.t("CLS (token 0)");
+    const i = token - 1;
+    return elvit.t("token {0} = patch {1} (row {2}, col {3})", token, i, Math.floor(i / grid), i % grid);
   };
 })();

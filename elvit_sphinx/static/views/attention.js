@@ -107,30 +107,31 @@ elvit.register("attention", (view) => {
   const qPic = new elvit.Picture({cols: DH, rows: T, width: tall(DH), title: "Q", className: "elvit-attention-q"});
   const kPic = new elvit.Picture({cols: DH, rows: T, width: tall(DH), title: "K", className: "elvit-attention-k"});
   const matrix = (title, className) => new elvit.Picture({cols: T, rows: T, width: MATRIX, title: title, focusable: true, className: className,
-    label: `${title}: ${T} by ${T}; hover or use the arrow keys to read an entry, click or Enter to make its row current`});
-  const scorePic = matrix(`Scores QKᵀ/√${DH}`, "elvit-attention-scores");
-  const weightPic = matrix("Weights: softmax of each row", "elvit-attention-weights");
+    label: elvit.t("{0}: {1} by {1}; hover or use the arrow keys to read an entry, click or Enter to make its row current",
+                   title, T)});
+  const scorePic = matrix(elvit.t("Scores QKᵀ/√{0}", DH), "elvit-attention-scores");
+  const weightPic = matrix(elvit.t("Weights: softmax of each row"), "elvit-attention-weights");
   const over = new elvit.Picture({cols: S, rows: S, width: MATRIX, pick: {cols: G, rows: G}, focusable: true, className: "elvit-attention-image",
-    title: "", label: "The image's patch grid; click a patch, or use the arrow keys and Enter, to make its token the current row"});
+    title: "", label: elvit.t("The image's patch grid; click a patch, or use the arrow keys and Enter, to make its token the current row")});
   over.drawRGB(image);
   const overCanvas = h("canvas", {width: G, height: G, class: "elvit-attention-overlay"});
   over.overlay.prepend(overCanvas);
   const overContext = overCanvas.getContext("2d"), overImage = overContext.createImageData(G, G);
-  const clsPic = new elvit.Picture({cols: G, rows: G, width: 180, title: "CLS row: the attention map", className: "elvit-attention-cls"});
+  const clsPic = new elvit.Picture({cols: G, rows: G, width: 180, title: elvit.t("CLS row: the attention map"), className: "elvit-attention-cls"});
   const vPic = new elvit.Picture({cols: DH, rows: T, width: tall(DH), title: "V", className: "elvit-attention-v"});
   const band = Math.min(320, Math.round(MATRIX * D / T));
-  const contextPic = new elvit.Picture({cols: D, rows: T, width: band, title: `Context, heads concatenated: ${T}×${D}`, className: "elvit-attention-context"});
-  const outputPic = new elvit.Picture({cols: D, rows: T, width: band, title: `Output projection: ${T}×${D}`, className: "elvit-attention-output"});
-  const scoreBar = elvit.colorbar(palette, "", "", "scores"), weightBar = elvit.colorbar(palette, "", "", "weights");
-  const overBar = elvit.colorbar(palette, "", "", "weight"), clsBar = elvit.colorbar(palette, "", "", "weight");
+  const contextPic = new elvit.Picture({cols: D, rows: T, width: band, title: elvit.t("Context, heads concatenated: {0}×{1}", T, D), className: "elvit-attention-context"});
+  const outputPic = new elvit.Picture({cols: D, rows: T, width: band, title: elvit.t("Output projection: {0}×{1}", T, D), className: "elvit-attention-output"});
+  const scoreBar = elvit.colorbar(palette, "", "", elvit.t("scores")), weightBar = elvit.colorbar(palette, "", "", elvit.t("weights"));
+  const overBar = elvit.colorbar(palette, "", "", elvit.t("weight")), clsBar = elvit.colorbar(palette, "", "", elvit.t("weight"));
   const rowText = elvit.readout("elvit-readout-tall elvit-attention-row-text");
   const hoverText = elvit.readout("elvit-attention-hover-text"), overText = elvit.readout("elvit-attention-token-text");
   const contextText = elvit.readout("elvit-readout-tall elvit-attention-context-text");
   const status = h("span", {class: "elvit-message", role: "status"});
 
-  const tokenName = (t) => (t === 0 ? "CLS" : `patch ${t - 1}`);
-  const tokenWhere = (t) => (t === 0 ? "the CLS token" :
-    `token ${t} = patch ${t - 1} (row ${Math.floor((t - 1) / G)}, col ${(t - 1) % G})`);
+  const tokenName = (t) => (t === 0 ? elvit.t("CLS") : elvit.t("patch {0}", t - 1));
+  const tokenWhere = (t) => (t === 0 ? elvit.t("the CLS token") :
+    elvit.t("token {0} = patch {1} (row {2}, col {3})", t, t - 1, Math.floor((t - 1) / G), (t - 1) % G));
 
   // ------------------------------------------------------------------ drawing
   let current = null;  // {layer, head, hd (analysed head), ld (analysed layer)}
@@ -194,17 +195,18 @@ elvit.register("attention", (view) => {
 
   function describeRow(row, phase) {
     const hd = current.hd, base = row * T, top = topTokens(hd.scores, base);
-    const who = h("b", null, `Row ${row}`);
+    const who = h("b", null, elvit.t("Row {0}", row));
     if (phase === 0) {
-      rowText.replaceChildren(who, ` (query: ${tokenWhere(row)}): scores s = q·k/√${DH} with all ${T} keys. Largest: `,
-        top.map((j) => `${tokenName(j)}: ${f3(hd.scores[base + j])}`).join(", "),
-        `; CLS key ${f3(hd.scores[base])}. Next step: the softmax of this row.`);
+      rowText.replaceChildren(...elvit.tParts("{0} (query: {1}): scores s = q·k/√{2} with all {3} keys. Largest: {4}; " +
+        "CLS key {5}. Next step: the softmax of this row.", who, tokenWhere(row), DH, T,
+        top.map((j) => `${tokenName(j)}: ${f3(hd.scores[base + j])}`).join(", "), f3(hd.scores[base])));
     } else {
       let sum = 0;
       for (let j = 0; j < T; j++) sum += hd.weights[base + j];
-      rowText.replaceChildren(who, ` (query: ${tokenWhere(row)}): weights w = softmax of the row, e^(s − max)/Σ. Largest: `,
-        top.map((j) => `${tokenName(j)}: ${f4(hd.weights[base + j])}`).join(", "),
-        `; CLS ${f4(hd.weights[base])}; sum of the row `, h("b", null, f4(sum)), ` (uniform would be 1/${T} = ${f4(1 / T)}).`);
+      rowText.replaceChildren(...elvit.tParts("{0} (query: {1}): weights w = softmax of the row, e^(s − max)/Σ. " +
+        "Largest: {2}; CLS {3}; sum of the row {4} (uniform would be 1/{5} = {6}).", who, tokenWhere(row),
+        top.map((j) => `${tokenName(j)}: ${f4(hd.weights[base + j])}`).join(", "), f4(hd.weights[base]),
+        h("b", null, f4(sum)), T, f4(1 / T)));
     }
   }
 
@@ -216,11 +218,15 @@ elvit.register("attention", (view) => {
       overBar.set(f4(lo), f4(hi));
       if (row > 0) over.box("frame", ((row - 1) % G) * P, Math.floor((row - 1) / G) * P, P, P);
       else over.hideBox("frame");
-      over.setTitle(`Where ${row === 0 ? "the CLS token" : "token " + row} looks (its row over the ${G}×${G} patches)`);
+      over.setTitle(row === 0 ? elvit.t("Where the CLS token looks (its row over the {0}×{0} patches)", G)
+                              : elvit.t("Where token {0} looks (its row over the {1}×{1} patches)", row, G));
       shownRow = row;
     }
-    overText.replaceChildren(`${tokenWhere(row)[0].toUpperCase()}${tokenWhere(row).slice(1)} gives the CLS token, which has no patch, weight `,
-      h("b", null, f4(hd.weights[row * T])), ".");
+    const toCls = h("b", null, f4(hd.weights[row * T]));
+    overText.replaceChildren(...(row === 0
+      ? elvit.tParts("The CLS token gives the CLS token, which has no patch, weight {0}.", toCls)
+      : elvit.tParts("Token {0} = patch {1} (row {2}, col {3}) gives the CLS token, which has no patch, weight {4}.",
+                     row, row - 1, Math.floor((row - 1) / G), (row - 1) % G, toCls)));
     const context = [];
     for (let c = 0; c < DH; c++) {
       let s = 0;
@@ -228,10 +234,11 @@ elvit.register("attention", (view) => {
       context.push(s);
     }
     const cs = ld.contextStats, os = ld.outputStats;
-    contextText.replaceChildren(h("b", null, `Token ${row}`), `, head ${current.head}: context = Σ_j w_${row}j v_j = (` +
-      context.slice(0, 4).map(f4).join(", ") + `, …), columns ${current.head * DH}–${(current.head + 1) * DH - 1} of the ` +
-      `context. With all ${d.heads} heads: min ${f3(cs[3 * row])}, max ${f3(cs[3 * row + 1])}. After the output ` +
-      `projection: min ${f3(os[3 * row])}, max ${f3(os[3 * row + 1])}, mean ${f3(os[3 * row + 2])}.`);
+    contextText.replaceChildren(...elvit.tParts("{0}, head {1}: context = Σ_j w_{2}j v_j = ({3}, …), columns {4}–{5} of " +
+      "the context. With all {6} heads: min {7}, max {8}. After the output projection: min {9}, max {10}, mean {11}.",
+      h("b", null, elvit.t("Token {0}", row)), current.head, row, context.slice(0, 4).map(f4).join(", "),
+      current.head * DH, (current.head + 1) * DH - 1, d.heads, f3(cs[3 * row]), f3(cs[3 * row + 1]),
+      f3(os[3 * row]), f3(os[3 * row + 1]), f3(os[3 * row + 2])));
     for (const picture of [contextPic, outputPic]) picture.box("row", 0, row, D, 1);
   }
 
@@ -252,8 +259,9 @@ elvit.register("attention", (view) => {
   function hover(cell) {
     const hd = current.hd, i = cell.row, j = cell.col, at = i * T + j;
     for (const picture of [scorePic, weightPic]) picture.box("hover", j, i, 1, 1, "elvit-box-soft");
-    hoverText.replaceChildren(`Query `, h("b", null, `token ${i} (${tokenName(i)})`), `, key `,
-      h("b", null, `token ${j} (${tokenName(j)})`), `: score ${f3(hd.scores[at])}, weight ${f4(hd.weights[at])}.`);
+    hoverText.replaceChildren(...elvit.tParts("Query {0}, key {1}: score {2}, weight {3}.",
+      h("b", null, elvit.t("token {0} ({1})", i, tokenName(i))), h("b", null, elvit.t("token {0} ({1})", j, tokenName(j))),
+      f3(hd.scores[at]), f4(hd.weights[at])));
     view.setState({hover: [i, j]});
   }
 
@@ -266,7 +274,7 @@ elvit.register("attention", (view) => {
     try {
       [hd, ld] = await Promise.all([headData(l, hh), layerData(l)]);
     } catch (err) {
-      if (mine === request) { status.textContent = `Could not load layer ${l}, head ${hh}: ${err.message}`; view.setState({loading: false}); }
+      if (mine === request) { status.textContent = elvit.t("Could not load layer {0}, head {1}: {2}", l, hh, err.message); view.setState({loading: false}); }
       return;
     }
     if (mine !== request) return;  // the reader has already picked something else
@@ -276,7 +284,7 @@ elvit.register("attention", (view) => {
     drawHead();
     if (layerChanged) drawLayer();
     scorePic.hideBox("hover"); weightPic.hideBox("hover");
-    hoverText.replaceChildren("Hover either matrix to read one entry.");
+    hoverText.replaceChildren(elvit.t("Hover either matrix to read one entry."));
     view.setState({layer: l, head: hh, hover: null, loading: false});
     render(player.step, player.playing);
     setTimeout(() => prefetch(l, hh), 400);
@@ -284,13 +292,13 @@ elvit.register("attention", (view) => {
 
   // ------------------------------------------------------------------ controls
   const player = elvit.player(view, {count: 2 * T, period: d.period, start: 2 * d.start.token + 1, onStep: render});
-  const number = elvit.numberBox({label: "Token", min: 0, max: T - 1, value: d.start.token,
-    hint: "0 is the CLS token, token p + 1 is patch p", onChange: (t) => player.go(2 * t + 1)});
-  const layerMenu = elvit.select({label: "Layer", value: d.start.layer,
-    options: Array.from({length: d.layers}, (_, l) => [l, `block ${l}`]),
+  const number = elvit.numberBox({label: elvit.t("Token"), min: 0, max: T - 1, value: d.start.token,
+    hint: elvit.t("0 is the CLS token, token p + 1 is patch p"), onChange: (t) => player.go(2 * t + 1)});
+  const layerMenu = elvit.select({label: elvit.t("Layer"), value: d.start.layer,
+    options: Array.from({length: d.layers}, (_, l) => [l, elvit.t("block {0}", l)]),
     onChange: (value) => choose(Number(value), Number(headMenu.select.value))});
-  const headMenu = elvit.select({label: "Head", value: d.start.head,
-    options: Array.from({length: d.heads}, (_, hh) => [hh, `head ${hh}`]),
+  const headMenu = elvit.select({label: elvit.t("Head"), value: d.start.head,
+    options: Array.from({length: d.heads}, (_, hh) => [hh, elvit.t("head {0}", hh)]),
     onChange: (value) => choose(Number(layerMenu.select.value), Number(value))});
   const onMatrix = (cell, how) => {
     if (!current) return;

@@ -13,8 +13,17 @@ elvit.register("codegraph", (view) => {
     return el;
   };
   const root = document.documentElement.dataset.content_root || "";
-  const KIND_TEXT = {inherits: "inherits from", instantiates: "instantiates", calls: "calls",
-                     implemented_by: "implemented by"};
+  /* Each kind of edge in words: in the legend, as an edge's tooltip, and in a class's panel
+   * before the classes it points to (whole phrases, for translators). */
+  const KINDS = {
+    inherits: {legend: elvit.t("inherits from"), edge: (a, b) => elvit.t("{0} inherits from {1}", a, b),
+               panel: (chips) => elvit.tParts("inherits from {0}", chips)},
+    instantiates: {legend: elvit.t("instantiates"), edge: (a, b) => elvit.t("{0} instantiates {1}", a, b),
+                   panel: (chips) => elvit.tParts("instantiates {0}", chips)},
+    calls: {legend: elvit.t("calls"), edge: (a, b) => elvit.t("{0} calls {1}", a, b),
+            panel: (chips) => elvit.tParts("calls {0}", chips)},
+    implemented_by: {legend: elvit.t("implemented by"), edge: (a, b) => elvit.t("{0} implemented by {1}", a, b)},
+  };
   const BEND = {inherits: -0.18, instantiates: 0, calls: 0.18, implemented_by: 0};
 
   // One character of the label font must advance exactly d.char_width (the layout's unit):
@@ -25,7 +34,7 @@ elvit.register("codegraph", (view) => {
 
   // ------------------------------------------------------------------------ drawing
   const svg = s("svg", {viewBox: `0 0 ${d.width} ${d.height}`, width: d.width, class: "elvit-codegraph-svg",
-                        role: "group", "aria-label": "Class graph; arrow keys move between nodes, Enter opens one"});
+                        role: "group", "aria-label": elvit.t("Class graph; arrow keys move between nodes, Enter opens one")});
   const defs = s("defs");
   for (const kind of d.edge_kinds) {
     defs.append(s("marker", {id: `${view.figure.id}-${kind}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
@@ -46,12 +55,17 @@ elvit.register("codegraph", (view) => {
     const bend = BEND[kind] * length, cx = (x1 + x2) / 2 - uy * bend, cy = (y1 + y2) / 2 + ux * bend;
     const path = s("path", {d: `M${x1.toFixed(1)},${y1.toFixed(1)} Q${cx.toFixed(1)},${cy.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`,
                             class: `elvit-cg-edge elvit-cg-${kind}`, "marker-end": `url(#${view.figure.id}-${kind})`},
-                   s("title", null, `${a.label} ${KIND_TEXT[kind]} ${b.label}`));
+                   s("title", null, KINDS[kind].edge(a.label, b.label)));
     edgeLayer.append(path);
     incident[from].push([path, to]);
     incident[to].push([path, from]);
   }
 
+  function nodeLabel(n) {
+    if (n.kind === "concept") return elvit.t("{0}, term: {1}", n.label, n.doc);
+    if (n.kind === "external") return elvit.t("{0}, external: {1}", n.label, n.doc);
+    return elvit.t("{0}, class: {1}", n.label, n.doc);
+  }
   const groups = nodes.map((n, i) => {
     const [x0, y0, x1, y1] = n.box;
     const text = s("text", {x: x0 + d.padding / 2, y: (y0 + y1) / 2, class: "elvit-cg-label",
@@ -63,7 +77,7 @@ elvit.register("codegraph", (view) => {
       : s("circle", {cx: n.x, cy: n.y, r: d.radius, class: "elvit-cg-marker-shape"});
     const g = s("g", {class: `elvit-cg-node elvit-cg-${n.kind}${n.used ? "" : " elvit-cg-unused"}`,
                       tabindex: i === 0 ? 0 : -1, role: "button", "data-elvit-node": n.id,
-                      "aria-label": `${n.label}, ${n.kind === "concept" ? "term" : n.kind}: ${n.doc}`},
+                      "aria-label": nodeLabel(n)},
                 marker, s("rect", {x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 3, class: "elvit-cg-label-box"}), text);
     g.addEventListener("pointerenter", () => hover(i));
     g.addEventListener("pointerleave", () => hover(null));
@@ -75,12 +89,14 @@ elvit.register("codegraph", (view) => {
 
   // ------------------------------------------------------------------------ reading
   const readout = elvit.readout("elvit-codegraph-readout");
-  const idle = h("span", null, "Hover a node (or Tab to the graph and use the arrow keys) to read what it is; click it or press Enter to open it.");
+  const idle = h("span", null, elvit.t("Hover a node (or Tab to the graph and use the arrow keys) to read what it is; " +
+                                       "click it or press Enter to open it."));
   let hovered = null, lit = [];
   function describe(n) {
-    const what = n.kind === "concept" ? "glossary term" : n.kind === "external" ? `base class from outside ${d.source.file}`
-      : `class, ${d.source.file} lines ${n.lines[0]}–${n.lines[1]}`;
-    return [h("b", null, n.label), ` (${what}): `, n.doc];
+    const name = h("b", null, n.label);
+    if (n.kind === "concept") return elvit.tParts("{0} (glossary term): {1}", name, n.doc);
+    if (n.kind === "external") return elvit.tParts("{0} (base class from outside {1}): {2}", name, d.source.file, n.doc);
+    return elvit.tParts("{0} (class, {1} lines {2}–{3}): {4}", name, d.source.file, n.lines[0], n.lines[1], n.doc);
   }
   function hover(i) {
     if (i === hovered) return;
@@ -99,12 +115,12 @@ elvit.register("codegraph", (view) => {
   const title = h("h4", {class: "elvit-codegraph-title"});
   const body = h("div", {class: "elvit-codegraph-body"});
   const close = h("button", {type: "button", class: "elvit-button elvit-codegraph-close",
-                             "aria-label": "Close (Escape)", onclick: () => shut()}, "× close");
+                             "aria-label": elvit.t("Close (Escape)"), onclick: () => shut()}, elvit.t("× close"));
   // The panel keeps a fixed height, open or not, so that opening it never moves the page
   // below the figure (a reflow of a long chapter costs more than a frame).
   const content = h("section", {class: "elvit-codegraph-open", hidden: true, "aria-live": "polite"},
                     h("div", {class: "elvit-codegraph-panel-head"}, title, close), body);
-  const hint = h("p", {class: "elvit-codegraph-hint"}, "Click a node (or press Enter on it) to read its code here.");
+  const hint = h("p", {class: "elvit-codegraph-hint"}, elvit.t("Click a node (or press Enter on it) to read its code here."));
   const panel = h("div", {class: "elvit-codegraph-panel"}, hint, content);
   let opened = null;
   const pick = (i) => h("button", {type: "button", class: "elvit-cg-chip", onclick: () => { focusNode(i); open(i); }},
@@ -119,25 +135,26 @@ elvit.register("codegraph", (view) => {
       .filter(([, list]) => list.length);
     body.replaceChildren(
       h("p", {class: "elvit-codegraph-doc"}, n.doc),
-      related.length ? h("p", null, ...related.flatMap(([kind, list]) => [`${KIND_TEXT[kind]} `, ...list.map(pick), " "])) : null,
-      terms.length ? h("p", null, "Implements ", ...terms.map(pick)) : null,
+      related.length ? h("p", null, ...related.flatMap(([kind, list]) => [...KINDS[kind].panel(list.map(pick)), " "])) : null,
+      terms.length ? h("p", null, elvit.tParts("Implements {0}", terms.map(pick))) : null,
       h("p", null, h("a", {class: "elvit-codegraph-source-link", href: url},
-                     `${n.label} in the full source of ${d.source.module}`), ` (${d.source.version || d.source.file})`));
+                     elvit.t("{0} in the full source of {1}", n.label, d.source.module)), ` (${d.source.version || d.source.file})`));
     const code = h("div", {class: "elvit-codegraph-code"});
     code.innerHTML = n.source;  // Pygments HTML made at build time from the analysed file
     body.append(code);
-    title.replaceChildren(`class ${n.label}`, h("small", null, ` · ${d.source.file}, lines ${n.lines[0]}–${n.lines[1]}`));
+    title.replaceChildren(elvit.t("class {0}", n.label),
+                          h("small", null, elvit.t(" · {0}, lines {1}–{2}", d.source.file, n.lines[0], n.lines[1])));
   }
 
   function conceptPanel(i, n) {
     const glossary = view.links.glossary ? `${view.links.glossary}#${n.term_anchor}` : null;
     body.replaceChildren(
-      h("p", {class: "elvit-codegraph-doc"}, n.doc, glossary ? [" ", h("a", {href: glossary}, "Glossary entry")] : null),
-      h("p", null, "Implemented by ", ...neighbours(i, "implemented_by", true).map(pick), ". The code that shows it:"),
+      h("p", {class: "elvit-codegraph-doc"}, n.doc, glossary ? [" ", h("a", {href: glossary}, elvit.t("Glossary entry"))] : null),
+      h("p", null, elvit.tParts("Implemented by {0}. The code that shows it:", neighbours(i, "implemented_by", true).map(pick))),
       h("ul", {class: "elvit-codegraph-evidence"}, n.evidence.map((e) =>
-        h("li", null, `${e.class}, line ${e.line} (${e.how}): `, h("code", null, e.code)))),
-      n.more_evidence ? h("p", null, `… and ${n.more_evidence} more.`) : null);
-    title.replaceChildren(`term: ${n.label}`);
+        h("li", null, elvit.tParts("{0}, line {1} ({2}): {3}", e.class, e.line, e.how, h("code", null, e.code))))),
+      n.more_evidence ? h("p", null, elvit.t("… and {0} more.", n.more_evidence)) : null);
+    title.replaceChildren(elvit.t("term: {0}", n.label));
   }
 
   function open(i) {
@@ -145,9 +162,9 @@ elvit.register("codegraph", (view) => {
     if (n.kind === "class") classPanel(i, n);
     else if (n.kind === "concept") conceptPanel(i, n);
     else {
-      body.replaceChildren(h("p", null, n.doc, " Its source is not part of the analysed file."),
-                           h("p", null, "Subclasses here: ", ...neighbours(i, "inherits", false).map(pick)));
-      title.replaceChildren(`base class ${n.label}`);
+      body.replaceChildren(h("p", null, elvit.t("{0} Its source is not part of the analysed file.", n.doc)),
+                           h("p", null, elvit.tParts("Subclasses here: {0}", neighbours(i, "inherits", false).map(pick))));
+      title.replaceChildren(elvit.t("base class {0}", n.label));
     }
     if (opened !== null) groups[opened].classList.remove("elvit-cg-open");
     groups[i].classList.add("elvit-cg-open");
@@ -211,9 +228,11 @@ elvit.register("codegraph", (view) => {
       ? s("rect", {x: 2, y: 2, width: 12, height: 12, rx: 2, class: "elvit-cg-marker-shape"})
       : s("circle", {cx: 8, cy: 8, r: 6, class: "elvit-cg-marker-shape"})));
   const legend = h("div", {class: "elvit-codegraph-legend"},
-    h("span", null, dot("class"), " class"), h("span", null, dot("class", "elvit-cg-unused"), ` class ${d.root} does not use`),
-    h("span", null, dot("external"), " base class from elsewhere"), h("span", null, dot("concept"), " glossary term"),
-    ...d.edge_kinds.map((kind) => h("span", null, sample(kind), " " + KIND_TEXT[kind])));
+    h("span", null, dot("class"), " ", elvit.t("class")),
+    h("span", null, dot("class", "elvit-cg-unused"), " ", elvit.t("class {0} does not use", d.root)),
+    h("span", null, dot("external"), " ", elvit.t("base class from elsewhere")),
+    h("span", null, dot("concept"), " ", elvit.t("glossary term")),
+    ...d.edge_kinds.map((kind) => h("span", null, sample(kind), " ", KINDS[kind].legend)));
 
   readout.replaceChildren(idle);
   view.setState({hovered: null, open: null});

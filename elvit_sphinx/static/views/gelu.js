@@ -31,7 +31,7 @@ elvit.register("gelu", (view) => {
   const [x0, x1] = d.x_range;
   const curveX = Array.from({length: 481}, (_, i) => x0 + (x1 - x0) * i / 480);
   const plot = elvit.charts.plot({width: 520, height: 300, xDomain: [x0, x1], yDomain: [Math.min(-0.5, d.minimum.y), x1],
-    xLabel: "x: what fc1 gave (input of GELU)", yLabel: "GELU(x)", title: `GELU, and the ${M} numbers of one token`});
+    xLabel: elvit.t("x: what fc1 gave (input of GELU)"), yLabel: "GELU(x)", title: elvit.t("GELU, and the {0} numbers of one token", M)});
   // Each line goes under the ones drawn before it: the dashed approximation stays visible on top.
   plot.line(curveX, curveX.map(approx), "elvit-gelu-tanh");
   plot.line(curveX, curveX.map(exact), "elvit-line");
@@ -39,7 +39,7 @@ elvit.register("gelu", (view) => {
   const diffY = curveX.map((x) => (exact(x) - approx(x)) * diffScale);
   const diffTop = Math.max(1, Math.ceil(Math.max(...diffY.map(Math.abs))));
   const diffPlot = elvit.charts.plot({width: 520, height: 130, xDomain: [x0, x1], yDomain: [-diffTop, diffTop],
-    xLabel: "x", yLabel: "× 10⁻⁴", title: "exact − tanh approximation"});
+    xLabel: "x", yLabel: "× 10⁻⁴", title: elvit.t("exact − tanh approximation")});
   diffPlot.line(curveX, diffY, "elvit-line");
   /* The thousands of dots are drawn on a canvas over the chart and the moving marker is a
    * composited element above it: a step or a hover then repaints nothing of the chart. (As SVG,
@@ -72,10 +72,11 @@ elvit.register("gelu", (view) => {
     markerEl.hidden = false;
   }
   const worst = d.tanh_error;
-  const legend = h("p", {class: "elvit-legend"}, "Solid blue: exact GELU, 0.5·x·(1 + erf(x/√2)). Dashed red: the tanh ",
-    "approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), at most ",
-    h("b", null, elvit.fmt(Math.abs(worst.difference) * diffScale, 2) + "·10⁻⁴"), ` away (at x = ±${elvit.fmt(worst.x, 2)}). `,
-    `Lowest point of GELU: ${f4(d.minimum.y)} at x = ${f4(d.minimum.x)}. Dots: the token's ${M} (fc1, GELU) pairs.`);
+  const legend = h("p", {class: "elvit-legend"}, elvit.tParts("Solid blue: exact GELU, 0.5·x·(1 + erf(x/√2)). " +
+    "Dashed red: the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), at most {0} away (at x = ±{1}). " +
+    "Lowest point of GELU: {2} at x = {3}. Dots: the token's {4} (fc1, GELU) pairs.",
+    h("b", null, elvit.fmt(Math.abs(worst.difference) * diffScale, 2) + "·10⁻⁴"), elvit.fmt(worst.x, 2),
+    f4(d.minimum.y), f4(d.minimum.x), M));
 
   // ------------------------------------------------------------------ data on demand
   const chunkName = (b, t) => `b${b}-t${t}`;
@@ -112,7 +113,8 @@ elvit.register("gelu", (view) => {
 
   // ------------------------------------------------------------------ image, flow, readouts
   const picture = new elvit.Picture({cols: S, rows: S, width: 200, pick: {cols: G, rows: G}, focusable: true, className: "elvit-gelu-image",
-    title: "Click a patch to pick its token", label: "The image's patch grid; click a patch, or use the arrow keys and Enter, to pick its token"});
+    title: elvit.t("Click a patch to pick its token"),
+    label: elvit.t("The image's patch grid; click a patch, or use the arrow keys and Enter, to pick its token")});
   picture.drawRGB(image);
   picture.gridLines();
   const readout = elvit.readout("elvit-readout-tall elvit-gelu-point-text"), summary = elvit.readout("elvit-gelu-token-text");
@@ -122,11 +124,13 @@ elvit.register("gelu", (view) => {
     h("b", null, name), h("br"), shape, extra || null);
   const arrow = () => h("span", {class: "elvit-flow-arrow", "aria-hidden": "true"}, "→");
   const flow = h("div", {class: "elvit-flow", role: "img",
-    "aria-label": `MLP of one block: ${D} numbers per token, widened to ${M} by fc1, GELU on each, narrowed back to ${D} by fc2, added to the residual stream`},
-    step("LayerNorm", `${T}×${D}`), arrow(), step("fc1", `${D} → ${M}`, fc1Value), arrow(),
-    step("GELU", `each of ${M}`, geluValue, true), arrow(), step("fc2", `${M} → ${D}`), arrow(),
-    step("+ residual", `${T}×${D}`));
-  const tokenWhere = (t) => (t === 0 ? "the CLS token" : `token ${t} = patch ${t - 1} (row ${Math.floor((t - 1) / G)}, col ${(t - 1) % G})`);
+    "aria-label": elvit.t("MLP of one block: {0} numbers per token, widened to {1} by fc1, GELU on each, narrowed back to " +
+                          "{0} by fc2, added to the residual stream", D, M)},
+    step(elvit.t("LayerNorm"), `${T}×${D}`), arrow(), step("fc1", `${D} → ${M}`, fc1Value), arrow(),
+    step("GELU", elvit.t("each of {0}", M), geluValue, true), arrow(), step("fc2", `${M} → ${D}`), arrow(),
+    step(elvit.t("+ residual"), `${T}×${D}`));
+  const tokenWhere = (t) => (t === 0 ? elvit.t("the CLS token")
+    : elvit.t("token {0} = patch {1} (row {2}, col {3})", t, t - 1, Math.floor((t - 1) / G), (t - 1) % G));
 
   let current = null;  // {block, token, data}
 
@@ -136,8 +140,9 @@ elvit.register("gelu", (view) => {
     moveMarker(x, y);
     fc1Value.textContent = `x = ${f4(x)}`;
     geluValue.textContent = `y = ${f4(y)}`;
-    readout.replaceChildren(h("b", null, `Point ${index + 1} of ${M}`), ` (feature ${feature}): fc1 gave x = `, h("b", null, f4(x)),
-      `, the model's GELU gave y = `, h("b", null, f4(y)), `. Exact formula: ${f4(exact(x))}; tanh approximation: ${f4(approx(x))}.`);
+    readout.replaceChildren(...elvit.tParts("{0} (feature {1}): fc1 gave x = {2}, the model's GELU gave y = {3}. " +
+      "Exact formula: {4}; tanh approximation: {5}.", h("b", null, elvit.t("Point {0} of {1}", index + 1, M)), feature,
+      h("b", null, f4(x)), h("b", null, f4(y)), f4(exact(x)), f4(approx(x))));
     view.setState({step: index, feature: feature, playing: playing});
   }
 
@@ -150,7 +155,7 @@ elvit.register("gelu", (view) => {
     try {
       data = await tokenData(b, t);
     } catch (err) {
-      if (mine === request) { status.textContent = `Could not load block ${b}, token ${t}: ${err.message}`; view.setState({loading: false}); }
+      if (mine === request) { status.textContent = elvit.t("Could not load block {0}, token {1}: {2}", b, t, err.message); view.setState({loading: false}); }
       return;
     }
     if (mine !== request) return;  // the reader has already picked something else
@@ -159,8 +164,9 @@ elvit.register("gelu", (view) => {
     number.set(t);
     if (t > 0) picture.box("frame", ((t - 1) % G) * P, Math.floor((t - 1) / G) * P, P, P);
     else picture.hideBox("frame");
-    summary.replaceChildren(h("b", null, `Block ${b}, ${tokenWhere(t)}`), `: ${data.negative} of its ${M} inputs are negative ` +
-      `(GELU squeezes them into [${f4(d.minimum.y)}, 0]), ${M - data.negative} are positive or zero.`);
+    summary.replaceChildren(...elvit.tParts("{0}: {1} of its {2} inputs are negative (GELU squeezes them into [{3}, 0]), " +
+      "{4} are positive or zero.", h("b", null, elvit.t("Block {0}, {1}", b, tokenWhere(t))), data.negative, M,
+      f4(d.minimum.y), M - data.negative));
     view.setState({block: b, token: t, loading: false});
     player.go(Math.min(player.step, M - 1));
     setTimeout(() => prefetch(b, t), 300);
@@ -168,12 +174,13 @@ elvit.register("gelu", (view) => {
 
   // ------------------------------------------------------------------ controls
   const player = elvit.player(view, {count: M, period: d.period, onStep: render});
-  const number = elvit.numberBox({label: "Token", min: 0, max: T - 1, value: d.start.token,
-    hint: "0 is the CLS token, token p + 1 is patch p", onChange: (t) => choose(current ? current.block : d.start.block, t)});
-  const blockMenu = elvit.select({label: "Block", value: d.start.block,
-    options: Array.from({length: d.blocks}, (_, b) => [b, `block ${b}`]),
+  const number = elvit.numberBox({label: elvit.t("Token"), min: 0, max: T - 1, value: d.start.token,
+    hint: elvit.t("0 is the CLS token, token p + 1 is patch p"), onChange: (t) => choose(current ? current.block : d.start.block, t)});
+  const blockMenu = elvit.select({label: elvit.t("Block"), value: d.start.block,
+    options: Array.from({length: d.blocks}, (_, b) => [b, elvit.t("block {0}", b)]),
     onChange: (value) => choose(Number(value), current ? current.token : d.start.token)});
-  const clsButton = h("button", {type: "button", class: "elvit-button", onclick: () => choose(Number(blockMenu.select.value), 0)}, "CLS token");
+  const clsButton = h("button", {type: "button", class: "elvit-button", onclick: () => choose(Number(blockMenu.select.value), 0)},
+    elvit.t("CLS token"));
   picture.onCells((cell, how) => { if (how !== "hover") choose(Number(blockMenu.select.value), cell.row * G + cell.col + 1); });
   /* Hovering the chart moves the marker to the point whose input is nearest the pointer's x. */
   plot.el.addEventListener("pointermove", (event) => {

@@ -8,14 +8,9 @@ elvit.register("layernorm", (view) => {
   const fmt = (v) => elvit.fmt(v, 4);
   // μ, σ² and σ can be tiny (a CLS vector) or large (a late block): 4 significant digits.
   const sig = (v) => v.toPrecision(4).replace("-", "\u2212");
-  const WHERE = {before: "before the attention", after: "before the MLP", final: "after the last block"};
   const normIndex = (block, norm) => (norm === "final" ? 2 * L : 2 * block + (norm === "after" ? 1 : 0));
 
-  function tokenName(t) {
-    if (t === 0) return "CLS (token 0)";
-    const i = t - 1;
-    return `token ${t} = patch ${i} (row ${Math.floor(i / G)}, col ${i % G})`;
-  }
+  const tokenName = (t) => elvit.tokenName(t, G);
 
   // ---- what is shown: one LayerNorm (numbers of all tokens, once loaded) and one token ----
   const loaded = Object.create(null);  // chunk name -> Promise of {x, y (packed), gamma, beta}
@@ -50,13 +45,14 @@ elvit.register("layernorm", (view) => {
   const gridWidth = 140, codes = new Uint8Array(D);
   const hover = elvit.readout();
   function describe(j) {
-    hover.replaceChildren(h("b", null, `feature ${j}`), `: x = ${fmt(now.x[j])}, x̂ = ${fmt(now.xhat[j])}, ` +
-      `γ = ${fmt(now.gamma[j])}, β = ${fmt(now.beta[j])}, y = ${fmt(now.y[j])}`);
+    hover.replaceChildren(...elvit.tParts("{0}: x = {1}, x̂ = {2}, γ = {3}, β = {4}, y = {5}",
+      h("b", null, elvit.t("feature {0}", j)), fmt(now.x[j]), fmt(now.xhat[j]), fmt(now.gamma[j]), fmt(now.beta[j]),
+      fmt(now.y[j])));
   }
-  const grids = [["x", "x: the input"], ["xhat", "x̂ = (x − μ) / √(σ² + ε)"], ["gamma", "γ (learned scale)"],
-                 ["beta", "β (learned shift)"], ["y", "y = γ x̂ + β: the output"]].map(([key, title], k) => {
+  const grids = [["x", elvit.t("x: the input")], ["xhat", "x̂ = (x − μ) / √(σ² + ε)"], ["gamma", elvit.t("γ (learned scale)")],
+                 ["beta", elvit.t("β (learned shift)")], ["y", elvit.t("y = γ x̂ + β: the output")]].map(([key, title], k) => {
     const picture = new elvit.Picture({cols: C, rows: R, width: gridWidth, title: title, focusable: k === 0,
-      label: k === 0 ? "Input features: arrow keys move the frame, Enter keeps it there" : undefined});
+      label: k === 0 ? elvit.t("Input features: arrow keys move the frame, Enter keeps it there") : undefined});
     const range = h("span", {class: "elvit-range"});
     const cursor = picture.onCells((cell, how) => {
       const j = cell.row * C + cell.col;
@@ -72,13 +68,13 @@ elvit.register("layernorm", (view) => {
       const values = now[g.key];
       const [lo, hi] = heat.range(values, 0, D);
       g.picture.drawCodes(heat.codes(values, 0, D, lo, hi, codes), 0, viridis);
-      g.range.textContent = lo === hi ? `all ${fmt(lo)}` : `colours: ${fmt(lo)} … ${fmt(hi)}`;
+      g.range.textContent = lo === hi ? elvit.t("all {0}", fmt(lo)) : elvit.t("colours: {0} … {1}", fmt(lo), fmt(hi));
     }
   }
 
   // ---- the neighbourhood of the framed feature, with its numbers -----------------------------
   const WIDTH = Math.min(7, D);
-  const ROWS = [["feature", (j) => String(j)], ["x", (j) => fmt(now.x[j])], ["x − μ", (j) => fmt(now.x[j] - now.mean)],
+  const ROWS = [[elvit.t("feature"), (j) => String(j)], ["x", (j) => fmt(now.x[j])], ["x − μ", (j) => fmt(now.x[j] - now.mean)],
                 ["x̂", (j) => fmt(now.xhat[j])], ["γ", (j) => fmt(now.gamma[j])], ["β", (j) => fmt(now.beta[j])],
                 ["y", (j) => fmt(now.y[j])]];
   const cells = ROWS.map(() => Array.from({length: WIDTH}, () => h("td")));
@@ -97,12 +93,12 @@ elvit.register("layernorm", (view) => {
   // ---- the token map: every token's spread σ at this LayerNorm's input -----------------------
   const spread = new Float64Array(T);
   const picker = elvit.tokenPicker({grid: G, width: Math.min(220, 16 * G), start: token,
-    title: "Spread σ of each token's features here", onPick: (t) => chooseToken(t),
-    label: "Token map: arrow keys move the chosen patch, Enter chooses it",
+    title: elvit.t("Spread σ of each token's features here"), onPick: (t) => chooseToken(t),
+    label: elvit.t("Token map: arrow keys move the chosen patch, Enter chooses it"),
     onHover: (t) => {
       const s = 2 * (normIndex(block, norm) * T + t);
-      hover.replaceChildren(h("b", null, tokenName(t)), `: μ = ${sig(stats[s])}, σ² = ${sig(stats[s + 1])}, ` +
-        `σ = ${sig(Math.sqrt(stats[s + 1]))}`);
+      hover.replaceChildren(...elvit.tParts("{0}: μ = {1}, σ² = {2}, σ = {3}", h("b", null, tokenName(t)),
+        sig(stats[s]), sig(stats[s + 1]), sig(Math.sqrt(stats[s + 1]))));
     }});
   const spreadBar = elvit.colorbar(viridis, "", "", "σ");
   function drawTokenMap() {
@@ -120,16 +116,26 @@ elvit.register("layernorm", (view) => {
   function drawFormula(j) {
     if (!ready) return;
     const x = now.x[j], g = now.gamma[j], b = now.beta[j];
-    formula.replaceChildren(h("b", null, `feature ${j}: `),
-      `x̂ = (x − μ) / √(σ² + ε) = (${fmt(x)} ${now.mean < 0 ? "+" : "−"} ${sig(Math.abs(now.mean))}) / ${sig(now.root)} = ${fmt(now.xhat[j])}`, h("br"),
+    formula.replaceChildren(h("b", null, elvit.t("feature {0}:", j)),
+      ` x̂ = (x − μ) / √(σ² + ε) = (${fmt(x)} ${now.mean < 0 ? "+" : "−"} ${sig(Math.abs(now.mean))}) / ${sig(now.root)} = ${fmt(now.xhat[j])}`, h("br"),
       `y = x̂ × γ + β = ${fmt(now.xhat[j])} × ${fmt(g)} ${b < 0 ? "−" : "+"} ${fmt(Math.abs(b))} = `,
       h("b", null, fmt(now.y[j])));
+  }
+  /* Which LayerNorm this is and its tensors: one whole sentence for each of the three places. */
+  function place(name, n) {
+    if (norm === "final") {
+      return elvit.tParts("{0} at the LayerNorm after the last block · input {1}, output {2}", name, n.x, n.y);
+    }
+    if (norm === "after") {
+      return elvit.tParts("{0} at the LayerNorm before the MLP of block {1} · input {2}, output {3}", name, block, n.x, n.y);
+    }
+    return elvit.tParts("{0} at the LayerNorm before the attention of block {1} · input {2}, output {3}",
+                        name, block, n.x, n.y);
   }
   function drawToken() {
     normalise();
     const n = info();
-    where.replaceChildren(h("b", null, tokenName(token)), ` at the LayerNorm ${WHERE[norm]}` +
-      (norm === "final" ? "" : ` of block ${block}`) + ` · input ${n.x}, output ${n.y}`);
+    where.replaceChildren(...place(h("b", null, tokenName(token)), n));
     moments.replaceChildren(`μ = (1/${D}) Σ x = ${sig(now.mean)} · σ² = (1/${D}) Σ (x − μ)² = ${sig(now.variance)} · ` +
       `√(σ² + ε) = ${sig(now.root)} (ε = ${d.eps})`);
     drawGrids();
@@ -148,7 +154,7 @@ elvit.register("layernorm", (view) => {
   function show() {
     const mine = ++request, name = info().chunk;
     ready = false;
-    formula.replaceChildren(`Loading the numbers of this LayerNorm…`);
+    formula.replaceChildren(elvit.t("Loading the numbers of this LayerNorm…"));
     view.setState({block: block, norm: norm, token: token, ready: false});
     load(name).then((all) => {
       if (mine !== request) return;  // the reader has moved on
@@ -167,20 +173,21 @@ elvit.register("layernorm", (view) => {
   }
 
   const player = elvit.player(view, {count: D, period: d.period, start: d.start.feature, onStep: render});
-  const featureBox = elvit.numberBox({label: "Feature", min: 0, max: D - 1, value: d.start.feature,
+  const featureBox = elvit.numberBox({label: elvit.t("Feature"), min: 0, max: D - 1, value: d.start.feature,
     onChange: (j) => player.go(j)});
-  const blockMenu = elvit.select({label: "Block", value: block,
-    options: Array.from({length: L}, (_, i) => [i, `block ${i}`]),
+  const blockMenu = elvit.select({label: elvit.t("Block"), value: block,
+    options: Array.from({length: L}, (_, i) => [i, elvit.t("block {0}", i)]),
     onChange: (value) => { block = Number(value); chooseNorm(); }});
-  const normMenu = elvit.select({label: "LayerNorm", value: norm,
-    options: [["before", "before the attention"], ["after", "before the MLP"], ["final", "final (after the last block)"]],
+  const normMenu = elvit.select({label: elvit.t("LayerNorm"), value: norm,
+    options: [["before", elvit.t("before the attention")], ["after", elvit.t("before the MLP")],
+              ["final", elvit.t("final (after the last block)")]],
     onChange: (value) => { norm = value; if (norm === "final") block = L - 1; blockMenu.select.value = block; chooseNorm(); }});
 
   blockMenu.select.disabled = norm === "final";
   picker.mark(token);
   drawTokenMap();
   drawToken();  // from the numbers in the page
-  hover.replaceChildren("Hover a grid cell or the token map to read its numbers.");
+  hover.replaceChildren(elvit.t("Hover a grid cell or the token map to read its numbers."));
   load(info().chunk);  // the other tokens of this LayerNorm, fetched while the reader reads
 
   view.root.append(

@@ -8,7 +8,7 @@ elvit.register("posembed", (view) => {
   const viridis = elvit.decode(d.viridis), blues = elvit.decode(d.blues);
   const output = d.output ? elvit.decode(d.output) : add(withCls, position);
   const fmt = (v) => elvit.fmt(v, 4);
-  const fmtCos = (v) => (Number.isFinite(v) ? elvit.fmt(v, 3) : "undefined (a zero vector)");
+  const fmtCos = (v) => (Number.isFinite(v) ? elvit.fmt(v, 3) : elvit.t("undefined (a zero vector)"));
 
   /* A Float32Array stores the float32 rounding of the exact sum: the model's own addition.
    * (A plain loop: Float32Array.from with a map function was 10× slower in Chromium.) */
@@ -18,23 +18,20 @@ elvit.register("posembed", (view) => {
     return sum;
   }
 
-  function tokenName(t) {
-    if (t === 0) return "CLS (token 0)";
-    const i = t - 1;
-    return `token ${t} = patch ${i} (row ${Math.floor(i / G)}, col ${i % G})`;
-  }
+  const tokenName = (t) => elvit.tokenName(t, G);
 
   // ---- the addition: three T×D heatmaps -------------------------------------------------
   const matrixWidth = 210, matrixHeight = Math.round(Math.min(260, Math.max(130, 1.25 * T)));
   const hover = elvit.readout();
   function describeFeature(t, j) {
-    const k = t * D + j;
-    hover.replaceChildren(h("b", null, tokenName(t)), `, feature ${j}: ${t === 0 ? "CLS" : "patch"} ` +
-      `${fmt(withCls[k])} + position ${fmt(position[k])} = `, h("b", null, fmt(output[k])));
+    const k = t * D + j, name = h("b", null, tokenName(t)), sum = h("b", null, fmt(output[k]));
+    hover.replaceChildren(...(t === 0
+      ? elvit.tParts("{0}, feature {1}: CLS {2} + position {3} = {4}", name, j, fmt(withCls[k]), fmt(position[k]), sum)
+      : elvit.tParts("{0}, feature {1}: patch {2} + position {3} = {4}", name, j, fmt(withCls[k]), fmt(position[k]), sum)));
   }
   function matrix(values, title) {
     const picture = new elvit.Picture({cols: D, rows: T, width: matrixWidth, title: title, focusable: true,
-      label: `${title}; arrow keys move over tokens and features, Enter chooses the token`});
+      label: elvit.t("{0}; arrow keys move over tokens and features, Enter chooses the token", title)});
     heat.stretch(picture, matrixWidth, matrixHeight);
     picture.drawCodes(heat.codes(values, 0, T * D), 0, viridis);
     const [lo, hi] = heat.range(values, 0, T * D);
@@ -43,13 +40,13 @@ elvit.register("posembed", (view) => {
       if (how !== "hover") choose(cell.row);
     });
     const el = h("div", {class: "elvit-column"}, picture.el,
-                 h("span", {class: "elvit-range"}, `colours: ${fmt(lo)} … ${fmt(hi)}`));
+                 h("span", {class: "elvit-range"}, elvit.t("colours: {0} … {1}", fmt(lo), fmt(hi))));
     return {picture: picture, cursor: cursor, el: el};
   }
   const matrices = [
-    matrix(withCls, `[CLS; patch embeddings]: ${T}×${D}`),
-    matrix(position, `position embeddings: ${T}×${D}`),
-    matrix(output, `sum, the input of block 0: ${T}×${D}`),
+    matrix(withCls, elvit.t("[CLS; patch embeddings]: {0}×{1}", T, D)),
+    matrix(position, elvit.t("position embeddings: {0}×{1}", T, D)),
+    matrix(output, elvit.t("sum, the input of block 0: {0}×{1}", T, D)),
   ];
   const sign = (text) => h("span", {class: "elvit-operator"}, text);
 
@@ -62,7 +59,7 @@ elvit.register("posembed", (view) => {
     picture.onCells((cell) => describeFeature(chosen, cell.col));
     return picture;
   });
-  const stripBar = elvit.colorbar(viridis, "", "", "shared colours");
+  const stripBar = elvit.colorbar(viridis, "", "", elvit.t("shared colours"));
   function drawStrips(t) {
     const sources = [withCls, position, output];
     let lo = Infinity, hi = -Infinity;
@@ -71,9 +68,9 @@ elvit.register("posembed", (view) => {
       lo = Math.min(lo, a); hi = Math.max(hi, b);
     }
     sources.forEach((values, s) => strips[s].drawCodes(heat.codes(values, t * D, D, lo, hi, stripCodes), 0, viridis));
-    strips[0].setTitle(t === 0 ? "the CLS vector (learned)" : `patch ${t - 1}'s embedding (chapter 1)`);
-    strips[1].setTitle(`+ the position embedding of token ${t}`);
-    strips[2].setTitle("= what token " + t + " carries into block 0");
+    strips[0].setTitle(t === 0 ? elvit.t("the CLS vector (learned)") : elvit.t("patch {0}'s embedding (chapter 1)", t - 1));
+    strips[1].setTitle(elvit.t("+ the position embedding of token {0}", t));
+    strips[2].setTitle(elvit.t("= what token {0} carries into block 0", t));
     stripBar.set(fmt(lo), fmt(hi));
   }
 
@@ -93,22 +90,22 @@ elvit.register("posembed", (view) => {
     }
   }
   const picker = elvit.tokenPicker({grid: G, width: Math.min(280, 20 * G), start: d.start,
-    title: "Cosine similarity of the chosen position embedding to every position",
-    label: "Similarity map over the patch grid: arrow keys move the chosen patch, Enter chooses it",
+    title: elvit.t("Cosine similarity of the chosen position embedding to every position"),
+    label: elvit.t("Similarity map over the patch grid: arrow keys move the chosen patch, Enter chooses it"),
     onPick: (t) => choose(t),
-    onHover: (u) => hover.replaceChildren(`cos(position embedding of ${tokenName(chosen)}, of `,
-      tokenName(u), ") = ", h("b", null, fmtCos(similarity[u])))});
-  const simBar = elvit.colorbar(blues, "", "", "cosine similarity");
-  const scaleMenu = elvit.select({label: "Colours", value: "fixed",
-    options: [["fixed", "−1 to 1"], ["own", "this map’s range"]],
+    onHover: (u) => hover.replaceChildren(...elvit.tParts("cos(position embedding of {0}, of {1}) = {2}",
+      tokenName(chosen), tokenName(u), h("b", null, fmtCos(similarity[u]))))});
+  const simBar = elvit.colorbar(blues, "", "", elvit.t("cosine similarity"));
+  const scaleMenu = elvit.select({label: elvit.t("Colours"), value: "fixed",
+    options: [["fixed", elvit.t("−1 to 1")], ["own", elvit.t("this map’s range")]],
     onChange: (value) => { scale = value; choose(chosen); }});
   const summary = elvit.readout();
   const note = h("p", {class: "elvit-note"}, d.trained
-    ? "In a trained ViT a patch's position embedding is most similar to those of nearby patches " +
-      "and of its own row and column: look for a cross."
-    : "This model is untrained: its position embeddings are random vectors, so the map has no " +
-      "structure. Only the chosen position itself is similar (1); the others scatter randomly " +
-      "around 0. A trained ViT lights up nearby patches and the patch's own row and column.");
+    ? elvit.t("In a trained ViT a patch's position embedding is most similar to those of nearby patches " +
+              "and of its own row and column: look for a cross.")
+    : elvit.t("This model is untrained: its position embeddings are random vectors, so the map has no " +
+              "structure. Only the chosen position itself is similar (1); the others scatter randomly " +
+              "around 0. A trained ViT lights up nearby patches and the patch's own row and column."));
 
   function drawSimilarity(t) {
     similarities(t);
@@ -126,9 +123,10 @@ elvit.register("posembed", (view) => {
       if (worst < 0 || similarity[u] < similarity[worst]) worst = u;
       absolute += Math.abs(similarity[u]);
     }
-    summary.replaceChildren(h("b", null, tokenName(t)), `. Compared with the other ${T - 1} positions, its ` +
-      `position embedding is most similar to ${tokenName(best)} (${fmtCos(similarity[best])}) and least ` +
-      `similar to ${tokenName(worst)} (${fmtCos(similarity[worst])}); mean |cos| ${elvit.fmt(absolute / (T - 1), 3)}.`);
+    summary.replaceChildren(...elvit.tParts("{0}. Compared with the other {1} positions, its position embedding " +
+      "is most similar to {2} ({3}) and least similar to {4} ({5}); mean |cos| {6}.", h("b", null, tokenName(t)), T - 1,
+      tokenName(best), fmtCos(similarity[best]), tokenName(worst), fmtCos(similarity[worst]),
+      elvit.fmt(absolute / (T - 1), 3)));
   }
 
   let chosen = d.start, scale = "fixed";
@@ -141,7 +139,7 @@ elvit.register("posembed", (view) => {
     view.setState({token: t, scale: scale});
   }
   choose(d.start);
-  hover.replaceChildren("Hover a heatmap, a strip or the similarity map to read its numbers.");
+  hover.replaceChildren(elvit.t("Hover a heatmap, a strip or the similarity map to read its numbers."));
 
   view.root.append(
     h("div", {class: "elvit-controls"}, picker.numberBox.el, scaleMenu.el),

@@ -20,7 +20,7 @@ elvit.register("residual", (view) => {
   const plot = elvit.charts.plot({width: 560, height: 300, xDomain: [0, S - 1], yDomain: [0, top * 1.05],
     xLabel: elvit.t("stage (after embeddings, then after each block's attention and MLP)"),
     yLabel: elvit.t("length ‖x‖"),
-    xTickValues: stages.filter((s) => s % 2 === 0), xTickFormat: (s) => (s === 0 ? "emb" : `${s / 2 - 1}`)});
+    xTickValues: stages.filter((s) => s % 2 === 0), xTickFormat: (s) => (s === 0 ? elvit.t("emb") : `${s / 2 - 1}`)});
   plot.area(stages, low, high);
   const band = plot.vband(2 * d.start_block, 2 * d.start_block + 2);
   plot.line(stages, median, "elvit-line-2");
