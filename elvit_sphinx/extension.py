@@ -9,6 +9,7 @@ from elvit_sphinx.collector import setup_collector
 from elvit_sphinx.config import setup_config
 from elvit_sphinx.directive import make_directive
 from elvit_sphinx.glossary_tooltips import setup_glossary_tooltips
+from elvit_sphinx.reader_images import setup_reader_images
 from elvit_sphinx.view_node import setup_view_node
 from elvit_sphinx.views import VIEWS
 
@@ -23,6 +24,7 @@ def setup(app):
     setup_view_node(app)
     for view in VIEWS.values():
         app.add_directive(f"elvit-{view.name}", make_directive(view))
+    setup_reader_images(app)  # after the loop: views with an image menu get their own directive
     setup_assets(app)
     setup_glossary_tooltips(app)
     return {
