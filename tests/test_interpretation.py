@@ -4,10 +4,16 @@ geometries; rollout equals a hand-worked example; object regions and the composi
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from elvit_sphinx import interpretation
+from elvit_sphinx import composite, interpretation
+from elvit_sphinx import interpretation_chapter as chapter
+from elvit_sphinx.image_regions import RegionsError, load_regions
 from elvit_sphinx.views import VIEWS, attention_compare, image_menu, patch_predictions, similarity
 from elvit_sphinx.views.base import to_json
 from elvit_sphinx.views.encoding import decode
@@ -251,3 +257,105 @@ def test_views_are_registered_deterministic_and_small(trace, capsys):
             print(f"\n{name}, D={trace.config.hidden_size}: inline {len(inline) / 1024:.0f} KiB, "
                   f"{len(chunk_sizes)} chunks of at most {max(chunk_sizes, default=0) / 1024:.0f} KiB")
         assert len(inline) < 400_000 and max(chunk_sizes, default=0) < 200_000
+
+
+# --- regions, composite, wording -----------------------------------------------------------------
+
+BOOK_IMAGES = Path(__file__).parent.parent / "book" / "images"
+
+
+def test_regions_cover_patches_by_area():
+    from elvit_sphinx.image_regions import ImageRegions, parse_regions
+
+    regions = ImageRegions(40, 20, {"left": [(0, 0, 20, 20)], "corner": [(30, 0, 40, 5), (35, 0, 40, 10)]})
+    coverage = regions.coverage(4)  # patches of 10 × 5 pixels, 4 × 4
+    left = coverage["left"].reshape(4, 4)
+    assert left[:, :2].min() == 1.0 and left[:, 2:].max() == 0
+    corner = coverage["corner"].reshape(4, 4)
+    assert corner[0, 3] == 1.0 and corner[1, 3] == pytest.approx(0.5) and corner[2:, :].max() == 0
+    masks = regions.patch_masks(4)
+    assert masks["corner"].reshape(4, 4)[1, 3] == False  # noqa: E712 - exactly half is not "more"
+    assert parse_regions(json.loads(regions.to_json())) == regions
+    with pytest.raises(RegionsError, match="not a regions file"):
+        parse_regions({"size": [4, 4], "regions": {"x": [[3, 0, 1, 2]]}}, "bad.json")
+
+
+def test_horse_and_composite_regions_fit_the_images():
+    for name, objects in [("cifar10-test-horse-0006.jpg", ["horse"]),
+                          ("composite-cat-dog.png", ["cat", "dog"])]:
+        regions = load_regions(BOOK_IMAGES / name)
+        assert list(regions.regions) == objects
+        assert (regions.width, regions.height) == Image.open(BOOK_IMAGES / name).size
+        for grid in (14, 8):
+            masks = regions.patch_masks(grid)
+            assert all(0 < mask.sum() < grid * grid for mask in masks.values())
+    pair = load_regions(BOOK_IMAGES / "composite-cat-dog.png").patch_masks(14)
+    assert not (pair["cat"] & pair["dog"]).any()
+
+
+def test_composite_is_reproducible(tmp_path):
+    """The committed composite is what the helper makes from the two committed images."""
+    out = tmp_path / "composite-cat-dog.png"
+    png, regions = composite.write_composite(str(BOOK_IMAGES / "cifar10-test-cat-0001.jpg"),
+                                             str(BOOK_IMAGES / "cifar10-test-dog-0001.jpg"),
+                                             str(out), ("cat", "dog"))
+    assert Path(png).read_bytes() == (BOOK_IMAGES / "composite-cat-dog.png").read_bytes()
+    assert Path(regions).read_text() == (BOOK_IMAGES / "composite-cat-dog.regions.json").read_text()
+    pixels = np.asarray(Image.open(png))
+    cat = np.asarray(Image.open(BOOK_IMAGES / "cifar10-test-cat-0001.jpg").convert("RGB"))
+    dog = np.asarray(Image.open(BOOK_IMAGES / "cifar10-test-dog-0001.jpg").convert("RGB"))
+    assert np.array_equal(pixels[16:48, :32], cat) and np.array_equal(pixels[16:48, 32:], dog)
+    assert (pixels[:16] == composite.BACKGROUND).all() and (pixels[48:] == composite.BACKGROUND).all()
+
+
+def test_composite_fits_images_of_other_shapes(tmp_path):
+    wide, small = tmp_path / "wide.png", tmp_path / "small.png"
+    Image.new("RGB", (60, 30), (255, 0, 0)).save(wide)
+    Image.new("RGB", (40, 40), (0, 0, 255)).save(small)
+    image, regions = composite.compose_side_by_side(str(wide), str(small), ("red", "blue"))
+    assert image.size == (80, 80) and regions.regions["blue"] == [(40, 20, 80, 60)]
+    pixels = np.asarray(image)
+    assert tuple(pixels[40, 20]) == (255, 0, 0) and tuple(pixels[25, 20]) == composite.BACKGROUND
+
+
+def test_wording_follows_the_numbers():
+    from elvit_sphinx.interpretation import Contrast
+
+    assert [chapter.preference(a) for a in (0.95, 0.7, 0.5, 0.3, 0.05)] == [
+        "clearly more", "somewhat more", "about as", "somewhat less", "clearly less"]
+    assert chapter.similarity_phrase(Contrast(0.6, 0.2, 0.91), "the horse's patches", "the rest") == (
+        "clearly more similar to the horse's patches than to the rest (AUC 0.91)")
+    assert chapter.similarity_phrase(Contrast(0.3, 0.3, 0.52), "a", "b") == (
+        "about as similar to a as to b (AUC 0.52)")
+    assert chapter.trend_phrase([0.38, 0.5, 0.55], "the AUC") == (
+        "the AUC rises from 0.38 after block 1 to 0.55 after block 3")
+    assert chapter.trend_phrase([0.6, 0.2]) == "falls from 0.60 after block 1 to 0.20 after block 2"
+    assert chapter.trend_phrase([0.40, 0.43, 0.41]) == "stays near 0.41 (between 0.40 and 0.43)"
+    assert chapter.markdown_table(["a", "b"], [[1, 2]]) == "| a | b |\n|---|---|\n| 1 | 2 |"
+    assert chapter.signed(-0.25) == "\u22120.250"
+
+
+def test_chapter_evidence_and_gallery(small_trace, odd_trace, monkeypatch):
+    config = small_trace.config
+    assert chapter.class_index(config, "Cat") == 3 and chapter.class_index(odd_trace.config, "cat") is None
+    mask = np.zeros(config.num_patches, dtype=bool)
+    mask[:50] = True
+    evidence = chapter.cls_evidence(small_trace, mask)
+    sims = independent_cosines(small_trace[f"encoder.layer.{config.num_layers - 1}.output"])[0, 1:]
+    assert len(evidence) == config.num_layers
+    assert evidence[-1].inside == pytest.approx(sims[:50].mean())
+    assert evidence[-1].outside == pytest.approx(sims[50:].mean())
+    pairs = chapter.pair_evidence(small_trace, {"in": (mask, mask)})
+    first = independent_cosines(small_trace["encoder.layer.0.output"])[1:, 1:][:50, :50]
+    assert pairs["in"][0] == pytest.approx((first.sum() - np.trace(first)) / (50 * 49))
+    lengths = chapter.token_lengths(small_trace)
+    first_output = small_trace["encoder.layer.0.output"]
+    assert lengths[0] == pytest.approx(np.linalg.norm(first_output, axis=1).mean(), rel=1e-5)
+    html = chapter.gallery_html([small_trace, odd_trace])
+    assert html.count("<figure>") == 2 and html.count('src="data:image/png;base64,') == 2
+    assert f"{odd_trace.config.id2label[int(odd_trace['probs'].argmax())]} (" in html
+    assert 'class="elvit-mask-picture"' in chapter.mask_picture(small_trace, {"thing": mask})
+    monkeypatch.setenv(chapter.READER_IMAGES_VARIABLE, '["/a.png", 3]')
+    assert chapter.exported_reader_images() == ["/a.png"]
+    monkeypatch.setenv(chapter.READER_IMAGES_VARIABLE, "not json")
+    assert chapter.exported_reader_images() == []

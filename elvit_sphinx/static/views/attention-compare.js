@@ -10,7 +10,7 @@ elvit.register("attention-compare", (view) => {
   let heads = null, headsRequest = null;
   let layer = d.start_layer - 1, head = d.start_head, hovered = null;
 
-  const picture = new elvit.Picture({cols: H, rows: H, width: 180, pick: {cols: G, rows: G}, focusable: true,
+  const picture = new elvit.Picture({cols: H, rows: H, width: 160, pick: {cols: G, rows: G}, focusable: true,
     title: "The image", label: "Input image; hover or use the arrow keys to read the three maps at a patch"});
   picture.drawRGB(elvit.decode(d.image));
   picture.gridLines();
@@ -23,7 +23,7 @@ elvit.register("attention-compare", (view) => {
     ["rollout", "Attention rollout", (v) => elvit.fmt(v, 5),
      "How much of each input patch has flowed into CLS through every block up to this one, counting the residual path."],
   ].map(([key, title, format, sentence]) => {
-    const map = new elvit.Picture({cols: G, rows: G, width: 180, title: title, label: title});
+    const map = new elvit.Picture({cols: G, rows: G, width: 160, title: title, label: title});
     const bar = elvit.colorbar(palette, "", "", "");
     return {key: key, title: title, format: format, map: map, bar: bar,
             el: h("div", {class: "elvit-column elvit-interp-panel"}, map.el, bar.el,

@@ -29,12 +29,12 @@ elvit.register("patch-predictions", (view) => {
   const shownIndex = (data, t) => d.classes.indexOf(data.best[t]);
   const topText = (data, t) => `${d.all_labels[data.best[t]]} (${(100 * data.bestProb[t]).toFixed(1)}%)`;
 
-  const picture = new elvit.Picture({cols: H, rows: H, width: 200, pick: {cols: G, rows: G}, focusable: true,
+  const picture = new elvit.Picture({cols: H, rows: H, width: 180, pick: {cols: G, rows: G}, focusable: true,
     title: "Click a patch to classify its token",
     label: `Input image cut into ${G} by ${G} patches; arrow keys or a click choose the patch`});
   picture.gridLines();
   const readout = elvit.readout();
-  const chartOptions = {labels: d.labels, values: new Array(S).fill(0), max: 1, width: 280,
+  const chartOptions = {labels: d.labels, values: new Array(S).fill(0), max: 1, width: 260,
     axisLabel: "probability", format: (v) => v.toFixed(3), onHover: (i) => describe(i)};
   const clsChart = elvit.charts.bars(Object.assign({title: "CLS token"}, chartOptions));
   const patchChart = elvit.charts.bars(Object.assign({title: "Patch"}, chartOptions));

@@ -43,7 +43,7 @@ elvit.register("similarity", (view) => {
   const bar = elvit.colorbar(palette, "", "", "cosine similarity");
   const readout = elvit.readout();
   const tiles = Array.from({length: L}, (_, l) => {
-    const tile = new elvit.Picture({cols: G, rows: G, width: 64, title: `block ${l + 1}`,
+    const tile = new elvit.Picture({cols: G, rows: G, width: 56, title: `block ${l + 1}`,
                                     className: "elvit-interp-tile"});
     tile.frame.addEventListener("click", () => setLayer(l));
     return tile;
