@@ -92,10 +92,15 @@ def test_similarity_click_slider_type_keys_and_image_menu(small_trace, horse_tra
         return canvas_pixels(page, SIM, 1)
 
     def tile(layer):
-        return canvas_pixels(page, SIM, 3 + layer)  # after the image, the map and its colour bar
+        """Block ``layer``'s map in the strip (canvas 3: after the image, the map and its colour
+        bar), cut out of the strip's pixels."""
+        strip = np.array(canvas_pixels(page, SIM, 3)).reshape(g, L * (g + 1) - 1, 4)
+        return strip[:, layer * (g + 1):layer * (g + 1) + g].reshape(-1).tolist()
 
-    # At first: CLS against every patch after the last block; the strip shows every block.
-    assert view_state(page, "similarity") == {"image": 0, "block": L, "token": 0, "hovered": None}
+    # At first: CLS against every patch after the last block; the strip fills in with every block.
+    page.wait_for_function(f"JSON.parse(document.querySelector('{SIM}').dataset.elvitState).blocks_loaded")
+    assert view_state(page, "similarity") == {"image": 0, "block": L, "token": 0, "hovered": None,
+                                              "blocks_loaded": L}
     assert heat() == expected_map(cosines(small_trace, L - 1)[0, 1:])
     for layer in (0, 5):
         assert tile(layer) == expected_map(cosines(small_trace, layer)[0, 1:])
@@ -145,13 +150,17 @@ def test_similarity_click_slider_type_keys_and_image_menu(small_trace, horse_tra
     figure.get_by_role("button", name="CLS token").click()
     assert view_state(page, "similarity")["token"] == 0
 
-    # A strip tile jumps to its block.
-    figure.locator(".elvit-interp-tile .elvit-picture-frame").nth(4).click()
+    # A map of the strip jumps to its block.
+    strip = figure.locator(".elvit-interp-strip canvas")
+    box = strip.bounding_box()
+    middle_of_block_5 = (4 * (g + 1) + g / 2) / (L * (g + 1) - 1)
+    page.mouse.click(box["x"] + box["width"] * middle_of_block_5, box["y"] + box["height"] / 2)
     assert view_state(page, "similarity")["block"] == 5
 
     # The image menu: the second image's picture and maps.
     figure.locator("select").select_option(index=1)
-    page.wait_for_function(f"JSON.parse(document.querySelector('{SIM}').dataset.elvitState).image === 1")
+    page.wait_for_function(f"(s => s.image === 1 && s.blocks_loaded)"
+                           f"(JSON.parse(document.querySelector('{SIM}').dataset.elvitState))")
     assert canvas_pixels(page, SIM, 0) == rgba(horse_trace["input.image"])
     assert heat() == expected_map(cosines(horse_trace, 4)[0, 1:])
     assert tile(11) == expected_map(cosines(horse_trace, 11)[0, 1:])
@@ -159,6 +168,14 @@ def test_similarity_click_slider_type_keys_and_image_menu(small_trace, horse_tra
 
 
 # --- patch predictions, and the link between views -----------------------------------------------
+
+def wait_state(page, name: str, condition: str) -> dict:
+    """Wait until the view's state satisfies ``condition`` (JS, on ``s``): linked views follow
+    one frame after the view the reader touched."""
+    page.wait_for_function(f"(s => {condition})(JSON.parse(document.querySelector("
+                           f"'[data-elvit-view=\"{name}\"]').dataset.elvitState || '{{}}'))", timeout=5000)
+    return view_state(page, name)
+
 
 def bar_values(page, selector: str, chart: int) -> list[str]:
     """The numbers written at the end of each bar of a figure's ``chart``-th chart."""
@@ -187,11 +204,12 @@ def test_patch_predictions_follow_the_similarity_view_and_back(small_trace, hors
 
     # Choosing a patch in the similarity view chooses it here.
     page.locator(SIM).locator("input.elvit-number").fill("40")
-    assert view_state(page, "patch-predictions")["patch"] == 40
+    wait_state(page, "patch-predictions", "s.patch === 40")
     assert bar_values(page, PRED, 1) == [f"{p:.3f}" for p in probs[41]]
     assert view_state(page, "patch-predictions")["patch_top"] == config.id2label[int(probs[41].argmax())]
     # ... and CLS there keeps the patch here.
     page.locator(SIM).get_by_role("button", name="CLS token").click()
+    page.wait_for_timeout(100)
     assert view_state(page, "patch-predictions")["patch"] == 40
 
     # Hovering a bar compares one class for both tokens.
@@ -207,16 +225,16 @@ def test_patch_predictions_follow_the_similarity_view_and_back(small_trace, hors
     picture.scroll_into_view_if_needed()
     page.mouse.click(*cell_point(picture, g, g)(2, 3))
     assert view_state(page, "patch-predictions")["patch"] == 2 * g + 3
-    assert view_state(page, "similarity")["token"] == 2 * g + 4
+    wait_state(page, "similarity", f"s.token === {2 * g + 4}")
     pred.locator(".elvit-picture-frame[tabindex]").focus()
     page.keyboard.press("ArrowRight")
     assert view_state(page, "patch-predictions")["patch"] == 2 * g + 4
     pred.locator("input.elvit-number").fill("7")
-    assert view_state(page, "similarity")["token"] == 8
+    wait_state(page, "similarity", "s.token === 8")
 
     # Switching image in one view switches the other; the bars are the second image's.
     page.locator(SIM).locator("select").select_option(index=1)
-    page.wait_for_function(f"JSON.parse(document.querySelector('{PRED}').dataset.elvitState).image === 1")
+    wait_state(page, "patch-predictions", "s.image === 1")
     _logits, horse_probs = independent_head(horse_trace)
     assert bar_values(page, PRED, 0) == [f"{p:.3f}" for p in horse_probs[0]]
     assert bar_values(page, PRED, 1) == [f"{p:.3f}" for p in horse_probs[8]]

@@ -1,6 +1,7 @@
 /* elvit-similarity: cosine similarity between a chosen token and every patch, block by block
- * (views/similarity.py documents the directive). State: {image, block, token, hovered}, token
- * 0 = CLS, patch k = k + 1; hovered is a patch number or null.
+ * (views/similarity.py documents the directive). State: {image, block, token, hovered,
+ * blocks_loaded}: token 0 = CLS, patch k = k + 1; hovered is a patch number or null;
+ * blocks_loaded becomes the number of blocks once the strip has every block of the image.
  *
  * Data: one chunk per (image, block), the upper triangle of the T×T similarity matrix, expanded
  * once into a full Float32Array; a change of token or block then paints rows of those arrays. */
@@ -42,13 +43,9 @@ elvit.register("similarity", (view) => {
     label: "Cosine similarity of the chosen token to every patch"});
   const bar = elvit.colorbar(palette, "", "", "cosine similarity");
   const readout = elvit.readout();
-  const tiles = Array.from({length: L}, (_, l) => {
-    const tile = new elvit.Picture({cols: G, rows: G, width: 56, title: `block ${l + 1}`,
-                                    className: "elvit-interp-tile"});
-    tile.frame.addEventListener("click", () => setLayer(l));
-    return tile;
-  });
-
+  const strip = new I.Strip({count: L, grid: G, width: Math.min(760, 60 * L),
+    labels: Array.from({length: L}, (_, l) => `block ${l + 1}`), onPick: (l) => setLayer(l),
+    label: "The chosen token's map after every block; click one to show that block"});
   function describe() {
     const m = matrices[img][layer], who = I.tokenName(token, G);
     if (!m) { readout.replaceChildren(`Loading block ${layer + 1}…`); return; }
@@ -69,13 +66,15 @@ elvit.register("similarity", (view) => {
       `${I.tokenName(worst + 1, G)} (${fmt(values[worst])}). Hover a patch to read its value.`);
   }
 
-  function paintTile(l) {
+  /* Colour block l's map into the strip; the caller shows the strip. */
+  function colourTile(l) {
     const m = matrices[img][l];
-    if (m) I.paintMap(tiles[l], row(m, token), palette);
-    tiles[l].el.classList.toggle("elvit-interp-current", l === layer);
+    if (m) strip.colour(l, row(m, token), palette);
   }
 
-  function paint() {
+  /* The main map, its frames and texts; `tilesToo` repaints the strip (a new token or image:
+   * a new block changes only which of its maps is framed). */
+  function paint(tilesToo) {
     const m = matrices[img][layer];
     if (m) {
       const [lo, hi] = I.paintMap(heat, row(m, token), palette);
@@ -91,7 +90,11 @@ elvit.register("similarity", (view) => {
       picture.hideBox("token");
       heat.hideBox("token");
     }
-    for (let l = 0; l < L; l++) paintTile(l);
+    if (tilesToo) {
+      for (let l = 0; l < L; l++) colourTile(l);
+      strip.show();
+    }
+    strip.frame(layer);
     describe();
     view.setState({image: img, block: layer + 1, token: token, hovered: hovered});
   }
@@ -99,15 +102,15 @@ elvit.register("similarity", (view) => {
   function setLayer(l) {
     layer = l;
     slider.set(l + 1);
-    paint();
-    if (!matrices[img][l]) blockData(img, l).then(() => { if (layer === l) paint(); });
+    paint(false);
+    if (!matrices[img][l]) blockData(img, l).then(() => { if (layer === l) paint(false); });
   }
 
   function choose(t, byReader) {
     token = t;
     number.set(t > 0 ? t - 1 : "");
     if (t > 0) cursor.moveCursor({col: (t - 1) % G, row: Math.floor((t - 1) / G)});
-    paint();
+    paint(true);
     if (byReader) I.tokenLink.send(view, d.images[img].id, token);
   }
 
@@ -119,16 +122,35 @@ elvit.register("similarity", (view) => {
     view.setState({hovered: hovered});
   }
 
+  /* The other blocks of image i, one at a time once the figure is on screen, so that loading
+   * them never holds up the page's first paint or a reader's action; each tile is painted as
+   * its block arrives. */
+  function loadRemainingBlocks(i) {
+    const idle = window.requestIdleCallback
+      ? (callback) => requestIdleCallback(callback, {timeout: 500}) : (callback) => setTimeout(callback, 20);
+    const next = (l) => {
+      if (img !== i) return;
+      if (l >= L) { view.setState({blocks_loaded: L}); return; }
+      if (matrices[i][l]) { next(l + 1); return; }
+      idle(() => blockData(i, l).then(() => {
+        if (img === i) { colourTile(l); strip.show(); }
+        next(l + 1);
+      }));
+    };
+    next(0);
+  }
+
   /* Show image i; resolves once its pixels and current block are painted. */
   function showImage(i, byReader) {
     img = i;
+    view.setState({blocks_loaded: null});
     if (menu) menu.select.value = String(i);
-    matrices[i].forEach((_, l) => blockData(i, l).then(() => { if (img === i) paintTile(l); }));
     return Promise.all([I.imagePixels(view, i), blockData(i, layer)]).then(([pixels]) => {
       if (img !== i) return;
       picture.drawRGB(pixels);
-      paint();
+      paint(true);
       if (byReader) I.tokenLink.send(view, d.images[i].id, token);
+      loadRemainingBlocks(i);
     });
   }
 
@@ -153,14 +175,13 @@ elvit.register("similarity", (view) => {
     if (i < 0 || !(t >= 0 && t < T)) return;
     token = t;
     number.set(t > 0 ? t - 1 : "");
-    if (i !== img) showImage(i, false); else paint();
+    if (i !== img) showImage(i, false); else paint(true);
   });
 
   view.root.append(
     h("div", {class: "elvit-controls"}, menu ? menu.el : null, slider.el, number.el, clsButton),
     h("div", {class: "elvit-row"}, picture.el, h("div", {class: "elvit-column"}, heat.el, bar.el)),
     readout,
-    h("div", {class: "elvit-interp-strip", "aria-label": "The chosen token's map after every block"},
-      tiles.map((tile) => tile.el)));
+    strip.el);
   return showImage(0, false);
 });
