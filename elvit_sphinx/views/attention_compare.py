@@ -40,24 +40,13 @@ from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import encode
 from elvit_sphinx.views.palettes import palette_rgb
-from elvit_sphinx.views.similarity import LIBRARIES, layer_option, start_layer
+from elvit_sphinx.views.similarity import LIBRARIES, layer_option, layer_problems, start_layer, word_or_number
 
-
-def head_option(text: str | None) -> str | int:
-    value = (text or "").strip()
-    if value.lower() == "mean":
-        return "mean"
-    if value.isdigit():
-        return int(value)
-    raise ValueError(f"{value!r} is neither 'mean' nor a head number (0, 1, 2, ...)")
+head_option = word_or_number("mean", "head")
 
 
 def validate(config: TraceConfig, options: dict) -> list[str]:
-    problems = []
-    layer = options.get("layer")
-    if layer is not None and not 1 <= layer <= config.num_layers:
-        problems.append(f"layer {layer} is out of range: this model has {config.num_layers} blocks "
-                        f"(1–{config.num_layers})")
+    problems = layer_problems(config, options)
     head = options.get("head", "mean")
     if head != "mean" and not 0 <= head < config.num_heads:
         problems.append(f"head {head} is out of range: this model has {config.num_heads} heads "

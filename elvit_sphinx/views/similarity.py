@@ -52,14 +52,19 @@ from elvit_sphinx.views.palettes import palette_rgb
 LIBRARIES = ("interpretation.js",)
 
 
-def token_option(text: str | None) -> str | int:
-    """``cls`` (any case) or a whole patch number."""
-    value = (text or "").strip()
-    if value.lower() == "cls":
-        return "cls"
-    if value.isdigit():
-        return int(value)
-    raise ValueError(f"{value!r} is neither 'cls' nor a patch number (0, 1, 2, ...)")
+def word_or_number(word: str, what: str):
+    """Option converter for ``word`` (any case) or a whole ``what`` number, e.g. cls or 45."""
+    def convert(text: str | None) -> str | int:
+        value = (text or "").strip()
+        if value.lower() == word:
+            return word
+        if value.isdigit():
+            return int(value)
+        raise ValueError(f"{value!r} is neither {word!r} nor a {what} number (0, 1, 2, ...)")
+    return convert
+
+
+token_option = word_or_number("cls", "patch")
 
 
 def layer_option(text: str | None) -> int:
@@ -80,12 +85,17 @@ def start_token(options: dict) -> int:
     return 0 if token == "cls" else int(token) + 1
 
 
-def validate(config: TraceConfig, options: dict) -> list[str]:
-    problems = []
+def layer_problems(config: TraceConfig, options: dict) -> list[str]:
+    """The ``layer`` option counts blocks from 1."""
     layer = options.get("layer")
     if layer is not None and not 1 <= layer <= config.num_layers:
-        problems.append(f"layer {layer} is out of range: this model has {config.num_layers} blocks "
-                        f"(1–{config.num_layers})")
+        return [f"layer {layer} is out of range: this model has {config.num_layers} blocks "
+                f"(1–{config.num_layers})"]
+    return []
+
+
+def validate(config: TraceConfig, options: dict) -> list[str]:
+    problems = layer_problems(config, options)
     token = options.get("token", "cls")
     if token != "cls" and not 0 <= token < config.num_patches:
         problems.append(f"token {token} is out of range: patches are numbered 0–"
