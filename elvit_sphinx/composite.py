@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import numpy as np
 from PIL import Image
 
 from elvit_sphinx.image_regions import ImageRegions, regions_path
@@ -84,10 +83,6 @@ def write_composite(left_path: str, right_path: str, out_path: str,
     with open(json_path, "w", encoding="utf-8") as handle:
         handle.write(regions.to_json())
     return out_path, json_path
-
-
-def pixels(path: str) -> np.ndarray:
-    return np.asarray(load_rgb(path).rgb)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from elvit_sphinx import interpretation_chapter as chapter
 from elvit_sphinx.image_regions import RegionsError, load_regions
 from elvit_sphinx.views import VIEWS, attention_compare, image_menu, patch_predictions, similarity
 from elvit_sphinx.views.base import to_json
-from elvit_sphinx.views.encoding import decode
+from elvit_sphinx.views.encoding import decode, decode_png
 from elvit_sphinx.views.palettes import palette_rgb
 
 
@@ -53,7 +53,7 @@ def test_similarity_chunks_equal_cosines_of_every_block_output(trace):
         shipped = triangle_to_matrix(triangle, T)
         expected = independent_cosines(trace[f"encoder.layer.{layer}.output"])
         np.testing.assert_allclose(shipped, expected, atol=2e-6)
-    assert np.array_equal(decode(data["image"]), trace["input.image"])
+    assert np.array_equal(decode_png(data["image"]), trace["input.image"])
     assert np.array_equal(decode(data["palette"]), palette_rgb("blues"))
     assert data["images"] == [image_menu.image_entry(trace)]
     assert data["images"][0]["id"] == trace.config.image_sha256[:16]
@@ -83,7 +83,7 @@ def test_similarity_image_menu_ships_each_image_in_chunks(small_trace, horse_tra
     output = similarity.build_from_traces(traces, options)
     assert output.data["start_token"] == 6 and output.data["start_layer"] == 2
     assert [entry["name"] for entry in output.data["images"]] == ["disc.png", "cifar10-test-horse-0006.jpg"]
-    assert np.array_equal(decode(output.chunks["img-1"]["image"]), horse_trace["input.image"])
+    assert np.array_equal(decode_png(output.chunks["img-1"]["image"]), horse_trace["input.image"])
     horse = triangle_to_matrix(decode(output.chunks["sim-1-11"]["sim"]), horse_trace.config.num_tokens)
     np.testing.assert_allclose(horse, independent_cosines(horse_trace["encoder.layer.11.output"]), atol=2e-6)
     probs = horse_trace["probs"]
@@ -144,6 +144,7 @@ def test_patch_predictions_are_the_head_on_every_token(trace):
     assert np.array_equal(decode(data["best"]), probs.argmax(axis=1))
     np.testing.assert_allclose(decode(data["best_prob"]), probs.max(axis=1), rtol=1e-5)
     assert data["start"] == config.grid // 2 * config.grid + config.grid // 2
+    assert np.array_equal(decode_png(data["image"]), trace["input.image"])
 
 
 def test_patch_predictions_top_keeps_the_likeliest_classes_in_model_order(small_trace, horse_trace):
@@ -154,7 +155,7 @@ def test_patch_predictions_top_keeps_the_likeliest_classes_in_model_order(small_
     chunk = output.chunks["img-1"]
     _logits, probs = independent_head(horse_trace)
     np.testing.assert_allclose(decode(chunk["probs"]), probs[:, data["classes"]], rtol=1e-5, atol=1e-7)
-    assert np.array_equal(decode(chunk["image"]), horse_trace["input.image"])
+    assert np.array_equal(decode_png(chunk["image"]), horse_trace["input.image"])
 
 
 def test_patch_predictions_messages(small_trace, odd_trace):
@@ -208,6 +209,7 @@ def test_attention_compare_maps_equal_the_trace(trace):
         cosines = independent_cosines(trace[f"encoder.layer.{layer}.output"])
         np.testing.assert_allclose(decode(data["similarity"])[layer], cosines[0, 1:], atol=2e-6)
     assert data["start_layer"] == config.num_layers and data["start_head"] == "mean"
+    assert np.array_equal(decode_png(data["image"]), trace["input.image"])
 
 
 def test_attention_compare_messages(small_trace):

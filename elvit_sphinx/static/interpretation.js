@@ -5,7 +5,8 @@
  *   elvit.interp.Strip                                small maps side by side in one canvas
  *   elvit.interp.tokenLink                            keeps the views of one image in step
  *   elvit.interp.tokenName(token, grid)               "CLS" / "patch 45 (row 3, col 3)"
- *   elvit.interp.imageMenu(view, images, onChange)    the image menu (null for one image)
+ *   elvit.interp.imageMenu(images, onChange)          the image menu (null for one image)
+ *   elvit.interp.loadImage(view, index)               the view's image `index`, decoded
  *
  * The page-level link. A view that lets the reader choose a token dispatches, on `document`,
  *
@@ -122,12 +123,20 @@
     });
   }
 
-  /* The pixels of image `index`: inline for the first, a chunk ("img-INDEX") for the others. */
-  function imagePixels(view, index) {
-    if (index === 0) return Promise.resolve(elvit.decode(view.data.image));
-    return view.chunk(`img-${index}`).then((payload) => elvit.decode(payload.image));
+  /* Image `index` of a view with an image menu, decoded: a Promise of an <img> to draw with
+   * drawImage. Pictures travel as PNG (views/encoding.encode_png), inline for the first image
+   * and in a chunk ("img-INDEX") for the others; the browser decodes them off the main thread,
+   * and drawn at their own size they give the exact bytes the model saw. */
+  function loadImage(view, index) {
+    const packed = index === 0 ? Promise.resolve(view.data.image)
+      : view.chunk(`img-${index}`).then((payload) => payload.image);
+    return packed.then((png) => {
+      const img = new Image();
+      img.src = "data:image/png;base64," + png.b64;
+      return img.decode().then(() => img);
+    });
   }
 
   elvit.interp = {paintMap: paintMap, rint: rint, Strip: Strip, tokenLink: tokenLink, tokenName: tokenName,
-                  imageMenu: imageMenu, imagePixels: imagePixels};
+                  imageMenu: imageMenu, loadImage: loadImage};
 })();

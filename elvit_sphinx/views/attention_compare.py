@@ -38,7 +38,7 @@ import numpy as np
 from elvit_sphinx.interpretation import attention_rollout, block_similarities, mean_head_attention
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import encode, encode_png
 from elvit_sphinx.views.palettes import palette_rgb
 from elvit_sphinx.views.similarity import LIBRARIES, layer_option, layer_problems, start_layer, word_or_number
 
@@ -74,7 +74,7 @@ def build(trace: Trace, options: dict) -> ViewOutput:
         "size": config.image_size, "patch": config.patch_size, "grid": config.grid,
         "layers": config.num_layers, "heads": config.num_heads,
         "start_layer": start_layer(config, options), "start_head": head,
-        "image": encode(trace["input.image"], "u8"),
+        "image": encode_png(trace["input.image"]),
         "similarity": encode(maps["similarity"], "f32"),
         "attention": encode(maps["attention"], "f32"),
         "rollout": encode(maps["rollout"], "f32"),

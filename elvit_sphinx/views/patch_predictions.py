@@ -40,7 +40,7 @@ from docutils.parsers.rst.directives import nonnegative_int, positive_int
 from elvit_sphinx.interpretation import token_logits, token_probabilities
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import encode, encode_png
 from elvit_sphinx.views.image_menu import image_entry, images_option, menu_traces, validate_images
 from elvit_sphinx.views.prediction import CHARTS, MAX_BARS
 
@@ -88,7 +88,7 @@ def token_predictions(trace: Trace, classes: list[int]) -> dict:
 def build_from_traces(traces: list[Trace], options: dict) -> ViewOutput:
     config = traces[0].config
     classes = shown_classes(traces[0], options)
-    chunks = {f"img-{index}": {"image": encode(trace["input.image"], "u8"),
+    chunks = {f"img-{index}": {"image": encode_png(trace["input.image"]),
                                **token_predictions(trace, classes)}
               for index, trace in enumerate(traces) if index}
     return ViewOutput({
@@ -97,7 +97,7 @@ def build_from_traces(traces: list[Trace], options: dict) -> ViewOutput:
         "classes": classes, "labels": [config.id2label[i] for i in classes],
         "all_labels": [config.id2label[i] for i in range(config.num_labels)],
         "images": [image_entry(trace) for trace in traces],
-        "image": encode(traces[0]["input.image"], "u8"),
+        "image": encode_png(traces[0]["input.image"]),
         **token_predictions(traces[0], classes),
     }, chunks)
 

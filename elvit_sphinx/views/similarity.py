@@ -45,7 +45,7 @@ from __future__ import annotations
 from elvit_sphinx.interpretation import block_similarities, upper_triangle
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import encode, encode_png
 from elvit_sphinx.views.image_menu import image_entry, images_option, menu_traces, validate_images
 from elvit_sphinx.views.palettes import palette_rgb
 
@@ -124,13 +124,13 @@ def build_from_traces(traces: list[Trace], options: dict) -> ViewOutput:
     for index, trace in enumerate(traces):
         chunks.update(similarity_chunks(trace, index))
         if index:
-            chunks[f"img-{index}"] = {"image": encode(trace["input.image"], "u8")}
+            chunks[f"img-{index}"] = {"image": encode_png(trace["input.image"])}
     return ViewOutput({
         "size": config.image_size, "patch": config.patch_size, "grid": config.grid,
         "tokens": config.num_tokens, "layers": config.num_layers,
         "start_layer": start_layer(config, options), "start_token": start_token(options),
         "images": [image_entry(trace) for trace in traces],
-        "image": encode(traces[0]["input.image"], "u8"),
+        "image": encode_png(traces[0]["input.image"]),
         "palette": encode(palette_rgb("blues"), "u8"),
     }, chunks)
 

@@ -12,7 +12,6 @@ elvit.register("attention-compare", (view) => {
 
   const picture = new elvit.Picture({cols: H, rows: H, width: 160, pick: {cols: G, rows: G}, focusable: true,
     title: "The image", label: "Input image; hover or use the arrow keys to read the three maps at a patch"});
-  picture.drawRGB(elvit.decode(d.image));
   picture.gridLines();
 
   const panels = [
@@ -96,5 +95,6 @@ elvit.register("attention-compare", (view) => {
     h("div", {class: "elvit-controls"}, slider.el, headMenu.el),
     h("div", {class: "elvit-row"}, picture.el, panels.map((panel) => panel.el)),
     readout);
-  return setHead(head);
+  return Promise.all([I.loadImage(view, 0).then((picked) => picture.context.drawImage(picked, 0, 0)),
+                      setHead(head)]);
 });

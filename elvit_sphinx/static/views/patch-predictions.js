@@ -15,13 +15,13 @@ elvit.register("patch-predictions", (view) => {
   }
   images[0] = unpack(d);
 
-  /* The data of image i (its predictions and pixels): a Promise. */
+  /* The data of image i (its predictions and its decoded picture): a Promise. */
   function imageData(i) {
-    const pixels = I.imagePixels(view, i);
-    if (images[i]) return pixels.then((p) => Object.assign(images[i], {pixels: p}));
-    return view.chunk(`img-${i}`).then((payload) => {
-      images[i] = Object.assign(unpack(payload), {pixels: elvit.decode(payload.image)});
-      return images[i];
+    const predictions = images[i] ? Promise.resolve(images[i])
+      : view.chunk(`img-${i}`).then((payload) => (images[i] = unpack(payload)));
+    return Promise.all([predictions, I.loadImage(view, i)]).then(([data, picked]) => {
+      data.picture = picked;
+      return data;
     });
   }
 
@@ -53,9 +53,14 @@ elvit.register("patch-predictions", (view) => {
     view.setState({hovered: hoveredClass === null ? null : d.labels[hoveredClass]});
   }
 
+  /* The CLS token's bars change only with the image; the patch's with the patch. */
+  function renderCls() {
+    const data = images[img];
+    clsChart.update(values(data, 0), shownIndex(data, 0), undefined, `CLS token → ${topText(data, 0)}`);
+  }
+
   function render() {
     const data = images[img], t = patch + 1;
-    clsChart.update(values(data, 0), shownIndex(data, 0), undefined, `CLS token → ${topText(data, 0)}`);
     patchChart.update(values(data, t), shownIndex(data, t), undefined,
                       `Patch ${patch} (row ${Math.floor(patch / G)}, col ${patch % G}) → ${topText(data, t)}`);
     picture.box("patch", (patch % G) * P, Math.floor(patch / G) * P, P, P);
@@ -77,7 +82,8 @@ elvit.register("patch-predictions", (view) => {
     if (menu) menu.select.value = String(i);
     return imageData(i).then((data) => {
       if (img !== i) return;
-      picture.drawRGB(data.pixels);
+      picture.context.drawImage(data.picture, 0, 0);
+      renderCls();
       render();
       if (byReader) I.tokenLink.send(view, d.images[i].id, patch + 1);
     });

@@ -46,6 +46,7 @@ elvit.register("similarity", (view) => {
   const strip = new I.Strip({count: L, grid: G, width: Math.min(760, 60 * L),
     labels: Array.from({length: L}, (_, l) => `block ${l + 1}`), onPick: (l) => setLayer(l),
     label: "The chosen token's map after every block; click one to show that block"});
+
   function describe() {
     const m = matrices[img][layer], who = I.tokenName(token, G);
     if (!m) { readout.replaceChildren(`Loading block ${layer + 1}…`); return; }
@@ -123,8 +124,8 @@ elvit.register("similarity", (view) => {
   }
 
   /* The other blocks of image i, one at a time once the figure is on screen, so that loading
-   * them never holds up the page's first paint or a reader's action; each tile is painted as
-   * its block arrives. */
+   * them never holds up the page's first paint or a reader's action; each map of the strip is
+   * painted as its block arrives. */
   function loadRemainingBlocks(i) {
     const idle = window.requestIdleCallback
       ? (callback) => requestIdleCallback(callback, {timeout: 500}) : (callback) => setTimeout(callback, 20);
@@ -145,9 +146,9 @@ elvit.register("similarity", (view) => {
     img = i;
     view.setState({blocks_loaded: null});
     if (menu) menu.select.value = String(i);
-    return Promise.all([I.imagePixels(view, i), blockData(i, layer)]).then(([pixels]) => {
+    return Promise.all([I.loadImage(view, i), blockData(i, layer)]).then(([picked]) => {
       if (img !== i) return;
-      picture.drawRGB(pixels);
+      picture.context.drawImage(picked, 0, 0);
       paint(true);
       if (byReader) I.tokenLink.send(view, d.images[i].id, token);
       loadRemainingBlocks(i);
