@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import READY, view_state
+from conftest import READY
 from test_interpretation import independent_cosines
+from test_interpretation_browser import wait_state
 
 BOOK = Path(__file__).parent.parent / "book"
 CHAPTER = "09-what-did-the-model-look-at.html"
@@ -125,7 +126,7 @@ def test_reader_links_the_two_figures_of_the_composite(default_book, open_page):
     composite = explorers.nth(1)
     composite.scroll_into_view_if_needed()
     composite.locator("input.elvit-number").fill("30")
-    assert view_state(page, "patch-predictions")["patch"] == 30
+    wait_state(page, "patch-predictions", "s.patch === 30")
     # Another image's explorer is not moved by this one.
     assert explorers.nth(0).get_attribute("data-elvit-state") == horse_state
     composite.locator("input.elvit-slider").focus()
@@ -134,9 +135,8 @@ def test_reader_links_the_two_figures_of_the_composite(default_book, open_page):
                            ".dataset.elvitState).block === 1")
     predictions = page.locator('[data-elvit-view="patch-predictions"]')
     predictions.locator("input.elvit-number").fill("12")
-    state = page.evaluate("JSON.parse(document.querySelectorAll('[data-elvit-view=similarity]')[1]"
-                          ".dataset.elvitState)")
-    assert state["token"] == 13 and state["block"] == 1
+    page.wait_for_function("(s => s.token === 13 && s.block === 1)(JSON.parse(document.querySelectorAll("
+                           "'[data-elvit-view=similarity]')[1].dataset.elvitState))", timeout=5000)
     page.wait_for_timeout(300)
     assert log.console_errors == [] and log.page_errors == []
     assert log.outside(default_book) == []
