@@ -14,7 +14,10 @@ the darkest its largest. A chosen patch is compared with itself too (similarity 
 
 When the figure offers several images (``:images:``, and the reader's ``elvit_images``), a menu
 switches between them. Choosing a token, or an image, tells the other figures of the page about
-the same image (``elvit-patch-predictions``): they follow.
+the same image (``elvit-patch-predictions``): they follow, and the figure follows them. The link
+is a ``CustomEvent`` named ``elvit:token`` on ``document`` whose ``detail`` is ``{image, token,
+origin}`` (the image's id, the token index with 0 for CLS, the sending figure's id); a reader's
+own script can listen to it or send it (``static/interpretation.js``).
 
 All ``L × T × T`` similarities are computed during the build (NumPy, float64 rounded to float32)
 and sent one block at a time, as the upper triangle of the symmetric ``T × T`` matrix: a change of
