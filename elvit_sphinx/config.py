@@ -8,7 +8,7 @@ switch checkpoints without editing conf.py).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 from elvit_sphinx.images import DEFAULT_MAX_PIXELS
 
@@ -43,12 +43,18 @@ class ElvitConfig:
     build_line: bool = field(default=True, metadata={
         "help": "end every HTML page with a line naming the book version and the checkpoint",
         "rebuild": "html"})
+    images: list = field(default_factory=list, metadata={
+        "help": "the reader's own images (paths relative to conf.py), added to the image menus of "
+                "the interpretation figures and to that chapter's gallery (reader_images.py)",
+        "rebuild": "env"})
 
 
 def setup_config(app) -> None:
     for spec in fields(ElvitConfig):
-        app.add_config_value(f"elvit_{spec.name}", spec.default, spec.metadata["rebuild"],
-                             types=frozenset({type(spec.default)}),
+        # A list default must come from a factory (dataclasses refuse a shared mutable default).
+        default = spec.default_factory() if spec.default is MISSING else spec.default
+        app.add_config_value(f"elvit_{spec.name}", default, spec.metadata["rebuild"],
+                             types=frozenset({type(default)}),
                              description=spec.metadata["help"])
     app.connect("config-inited", _apply_environment_override)
 

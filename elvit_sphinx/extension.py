@@ -15,6 +15,7 @@ from elvit_sphinx.glossary_tooltips import setup_glossary_tooltips
 from elvit_sphinx.i18n import setup_i18n
 from elvit_sphinx.prefetch import setup_prefetch
 from elvit_sphinx.reference import setup_reference
+from elvit_sphinx.reader_images import setup_reader_images
 from elvit_sphinx.view_node import setup_view_node
 from elvit_sphinx.views import VIEWS
 
@@ -29,6 +30,7 @@ def setup(app):
     setup_view_node(app)
     for view in VIEWS.values():
         app.add_directive(f"elvit-{view.name}", make_directive(view))
+    setup_reader_images(app)  # after the loop: views with an image menu get their own directive
     setup_assets(app)
     setup_glossary_tooltips(app)
     setup_citation(app)

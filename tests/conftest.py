@@ -162,3 +162,12 @@ def canvas_pixels(page, figure_selector: str, index: int) -> list[int]:
              const canvas = document.querySelector(selector).querySelectorAll('canvas')[index];
              return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
            }""", [figure_selector, index])
+
+
+@pytest.fixture(scope="session")
+def horse_trace():
+    """The default model on a second image (the book's horse), for views with an image menu."""
+    from elvit_sphinx.compute import load_model, trace_image
+
+    return trace_image(load_model("embedded"), Path(__file__).parent.parent / "book" / "images"
+                       / "cifar10-test-horse-0006.jpg")

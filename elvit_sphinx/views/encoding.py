@@ -42,3 +42,29 @@ def decode(packed: dict) -> np.ndarray:
 
 def is_encoded(value) -> bool:
     return isinstance(value, dict) and set(value) == {"dtype", "shape", "b64"}
+
+
+# --- Pictures as PNG (interpretation views) ---------------------------------------------------
+
+def encode_png(rgb: np.ndarray) -> dict:
+    """An H×W×3 uint8 picture as ``{"format": "png", "shape", "b64"}``: lossless, and for the
+    book's blurry upscaled photos about five times smaller than the raw bytes. The page decodes
+    it natively (``elvit.interp.drawPNG``); :func:`decode_png` is the inverse here."""
+    import io
+
+    from PIL import Image
+
+    array = np.ascontiguousarray(rgb, dtype=np.uint8)
+    buffer = io.BytesIO()
+    # No gamma or colour-profile chunk: browsers then draw the exact bytes onto a canvas.
+    Image.fromarray(array).save(buffer, format="PNG", optimize=True)
+    return {"format": "png", "shape": list(array.shape),
+            "b64": base64.b64encode(buffer.getvalue()).decode("ascii")}
+
+
+def decode_png(packed: dict) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(packed["b64"]))).convert("RGB"))
