@@ -32,7 +32,7 @@
 
   /* steps: [{label, go}] from the top; every step but the last is a button calling go(). */
   focus.trail = function () {
-    const nav = elvit.h("nav", {class: "elvit-trail", "aria-label": "Where you are in the model"});
+    const nav = elvit.h("nav", {class: "elvit-trail", "aria-label": elvit.t("Where you are in the model")});
     function set(steps) {
       nav.replaceChildren();
       steps.forEach((step, i) => {
@@ -56,9 +56,9 @@
     if (before) nodes.push(" · ", ...before);
     nodes.push(" — ", found.length ? found.map((d) => d.text).join(" ") : part.fallback);
     const links = [];
-    if (found.length) links.push(h("a", {href: found[0].href, class: "elvit-glossary-link"}, "glossary"));
+    if (found.length) links.push(h("a", {href: found[0].href, class: "elvit-glossary-link"}, elvit.t("glossary")));
     const chapter = view.links[part.link];
-    if (chapter) links.push(h("a", {href: chapter, class: "elvit-chapter-link"}, "chapter ↗"));
+    if (chapter) links.push(h("a", {href: chapter, class: "elvit-chapter-link"}, elvit.t("chapter ↗")));
     if (links.length) nodes.push(" (", ...links.flatMap((a, i) => (i ? [" · ", a] : [a])), ")");
     return nodes;
   };

@@ -6,11 +6,40 @@ elvit.register("annotations", (view) => {
   const WIDTH = 740, HEIGHT = 520;
   const fit = Math.min(WIDTH / d.cols, HEIGHT / d.rows);
   const scale = fit >= 1 ? Math.min(40, Math.floor(fit)) : fit;
+  /* The axes as annotations.axes (Python) names them, in the reader's language: the title names
+   * all of an axis's rows or columns, the readout one of them by its number; a token also says
+   * which patch it is. */
+  const AXES = {
+    "token": [elvit.t("tokens"), (i) => (isCls(i) ? elvit.t("token {0} (CLS)", i)
+      : elvit.t("token {0} (patch {1}: row {2}, col {3})", i, ...patchOf(i)))],
+    "query token": [elvit.t("query tokens"), (i) => (isCls(i) ? elvit.t("query token {0} (CLS)", i)
+      : elvit.t("query token {0} (patch {1}: row {2}, col {3})", i, ...patchOf(i)))],
+    "key token": [elvit.t("key tokens"), (i) => (isCls(i) ? elvit.t("key token {0} (CLS)", i)
+      : elvit.t("key token {0} (patch {1}: row {2}, col {3})", i, ...patchOf(i)))],
+    "channel": [elvit.t("channels"), (i) => elvit.t("channel {0}", i)],
+    "class": [elvit.t("classes"), (i) => elvit.t("class {0}", i)],
+    "pixel row": [elvit.t("pixel rows"), (i) => elvit.t("pixel row {0}", i)],
+    "pixel column": [elvit.t("pixel columns"), (i) => elvit.t("pixel column {0}", i)],
+    "row": [elvit.t("rows"), (i) => elvit.t("row {0}", i)],
+    "column": [elvit.t("columns"), (i) => elvit.t("column {0}", i)],
+  };
+  const isCls = (i) => d.cls && i === 0;
+  function patchOf(i) {  // [patch, row, column] of token i
+    const p = d.cls ? i - 1 : i;
+    return [p, Math.floor(p / d.grid), p % d.grid];
+  }
+  const axisAll = (axis) => (AXES[axis] ? AXES[axis][0] : axis);
+  const axisAt = (axis, i) => (AXES[axis] ? AXES[axis][1](i) : `${axis} ${i}`);
+
+  function title() {
+    const what = d.head !== null ? elvit.t("{0}, head {1} ({2})", d.tensor, d.head, d.shape) : `${d.tensor} (${d.shape})`;
+    return what + (d.row_axis ? " · " + elvit.t("rows: {0}", axisAll(d.row_axis)) : "") +
+           " · " + elvit.t("columns: {0}", axisAll(d.col_axis));
+  }
+
   const picture = new elvit.Picture({cols: d.cols, rows: d.rows, width: Math.max(1, Math.round(d.cols * scale)) + 2,  // + its border
     className: scale < 1 ? "elvit-dt-smooth" : "", focusable: true,
-    title: `${d.tensor}${d.head !== null ? `, head ${d.head}` : ""} (${d.shape})` +
-           (d.row_axis ? ` · rows: ${d.row_axis}s` : "") + ` · columns: ${d.col_axis}s`,
-    label: `${d.tensor} as a heatmap; arrow keys move over its cells`});
+    title: title(), label: elvit.t("{0} as a heatmap; arrow keys move over its cells", d.tensor)});
   let codes = null, lo = 0, hi = 0;
   if (d.rgb) {
     picture.drawRGB(elvit.decode(d.rgb));
@@ -23,12 +52,6 @@ elvit.register("annotations", (view) => {
   const readout = elvit.readout();
   let shown;  // undefined until the first call draws the initial note
 
-  function token(index) {
-    if (d.row_axis !== "token" && d.row_axis !== "query token" && d.col_axis !== "key token") return "";
-    if (d.cls && index === 0) return " (CLS)";
-    const p = d.cls ? index - 1 : index;
-    return ` (patch ${p}: row ${Math.floor(p / d.grid)}, col ${p % d.grid})`;
-  }
 
   function showRegion(index) {
     if (index === shown) return;
@@ -36,8 +59,8 @@ elvit.register("annotations", (view) => {
     items.forEach((item, i) => item.classList.toggle("elvit-an-on", i === index));
     if (index === null) {
       picture.hideBox("region");
-      note.replaceChildren(d.regions.length ? "Hover the picture or a note below: the note's region is framed."
-                                            : "This figure has no notes.");
+      note.replaceChildren(d.regions.length ? elvit.t("Hover the picture or a note below: the note's region is framed.")
+                                            : elvit.t("This figure has no notes."));
     } else {
       const r = d.regions[index];
       picture.box("region", r.c0, r.r0, r.c1 - r.c0 + 1, r.r1 - r.r0 + 1, "elvit-an-box");
@@ -48,7 +71,7 @@ elvit.register("annotations", (view) => {
 
   function regionText(r) {
     const span = (a, b) => (a === b ? `${a}` : `${a}–${b}`);
-    return `rows ${span(r.r0, r.r1)}, columns ${span(r.c0, r.c1)}`;
+    return elvit.t("rows {0}, columns {1}", span(r.r0, r.r1), span(r.c0, r.c1));
   }
 
   function regionAt(row, col) {
@@ -61,15 +84,16 @@ elvit.register("annotations", (view) => {
   }
 
   function showCell(cell) {
-    const at = `${d.row_axis ? `${d.row_axis} ${cell.row}${token(cell.row)}, ` : ""}` +
-               `${d.col_axis} ${cell.col}${d.col_axis === "key token" ? token(cell.col) : ""}`;
+    const at = d.row_axis ? `${axisAt(d.row_axis, cell.row)}, ${axisAt(d.col_axis, cell.col)}`
+                          : axisAt(d.col_axis, cell.col);
     if (d.rgb) {
       readout.replaceChildren(at);
       view.setState({cell: {row: cell.row, col: cell.col}});
     } else {
       const code = codes[cell.row * d.cols + cell.col];
       const value = lo + (code / 255) * (hi - lo);
-      readout.replaceChildren(`${at}: value `, h("b", null, elvit.mosaic.formatApprox(value, (hi - lo) / 510)));
+      readout.replaceChildren(...elvit.tParts("{0}: value {1}", at,
+                                              h("b", null, elvit.mosaic.formatApprox(value, (hi - lo) / 510))));
       view.setState({cell: {row: cell.row, col: cell.col, code: code}});
     }
     picture.box("cell", cell.col, cell.row, 1, 1, "elvit-box-soft");
@@ -87,7 +111,7 @@ elvit.register("annotations", (view) => {
     item.addEventListener("blur", () => showRegion(null));
     return item;
   });
-  readout.replaceChildren("Hover a cell to read its value.");
+  readout.replaceChildren(elvit.t("Hover a cell to read its value."));
   showRegion(null);
   view.root.append(picture.el, note, readout, items.length ? h("ol", {class: "elvit-an-list"}, items) : null);
 });

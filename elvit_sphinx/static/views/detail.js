@@ -12,7 +12,7 @@ elvit.register("detail", async (view) => {
   const stage = h("div", {class: "elvit-dt-stage", tabindex: -1});
   const about = elvit.readout("elvit-dt-about");
   const readout = elvit.readout("elvit-dt-readout");
-  const bar = elvit.colorbar(palette, "", "", "channel");
+  const bar = elvit.colorbar(palette, "", "", elvit.t("channel"));
   const barLabel = bar.el.querySelector(".elvit-colorbar-label");
   const lensHolder = h("div", {class: "elvit-dt-lens"});
   const decoded = new Map(), painted = new Map();
@@ -32,10 +32,16 @@ elvit.register("detail", async (view) => {
     return decoded.get(chunk);
   }
 
-  function tokenName(t, cls) {
-    if (cls && t === 0) return "0 (CLS)";
-    const p = cls ? t - 1 : t;
-    return `${t} (patch ${p}: row ${Math.floor(p / d.grid)}, col ${p % d.grid})`;
+  /* Token t, and which patch it is; `kind` chooses the phrase: a token, a query or a key. */
+  function tokenName(t, cls, kind) {
+    const p = cls ? t - 1 : t, row = Math.floor(p / d.grid), col = p % d.grid;
+    if (cls && t === 0) {
+      return kind === "query" ? elvit.t("query token {0} (CLS)", t)
+        : kind === "key" ? elvit.t("key token {0} (CLS)", t) : elvit.t("token {0} (CLS)", t);
+    }
+    return kind === "query" ? elvit.t("query token {0} (patch {1}: row {2}, col {3})", t, p, row, col)
+      : kind === "key" ? elvit.t("key token {0} (patch {1}: row {2}, col {3})", t, p, row, col)
+        : elvit.t("token {0} (patch {1}: row {2}, col {3})", t, p, row, col);
   }
 
   function describe(item) {
@@ -46,8 +52,8 @@ elvit.register("detail", async (view) => {
   function idle() {
     if (pinned) return;
     readout.replaceChildren(here.focus === null
-      ? "Hover a picture to read a value; click it to open it; click empty space (or Escape) to go back."
-      : "Hover to read a value, click to pin it; click empty space (or Escape) to go back.");
+      ? elvit.t("Hover a picture to read a value; click it to open it; click empty space (or Escape) to go back.")
+      : elvit.t("Hover to read a value, click to pin it; click empty space (or Escape) to go back."));
   }
 
   // ----------------------------------------------------------------- the magnifier ("lens")
@@ -73,8 +79,8 @@ elvit.register("detail", async (view) => {
     picture.context.putImageData(picture.image, 0, 0);
     const t = L.kind === "maps" ? hit.key : hit.token;
     picture.box("cell", tile.xs[t], tile.ys[t], 1, 1);
-    picture.setTitle(L.kind === "maps" ? `head ${hit.index}, query ${hit.query}: over the keys`
-                                       : `channel ${hit.index}, enlarged`);
+    picture.setTitle(L.kind === "maps" ? elvit.t("head {0}, query {1}: over the keys", hit.index, hit.query)
+                                       : elvit.t("channel {0}, enlarged", hit.index));
   }
 
   function showCell(card, hit) {
@@ -84,18 +90,19 @@ elvit.register("detail", async (view) => {
     const [ox, oy] = M.origin(L, hit.index);
     let where;
     if (maps) {
-      where = `head ${hit.index} · query token ${tokenName(hit.query, true)} · key token ${tokenName(hit.key, true)}`;
+      where = elvit.t("head {0} · {1} · {2}", hit.index, tokenName(hit.query, true, "query"), tokenName(hit.key, true, "key"));
       card.picture.box("cursor", ox, oy + hit.query, L.tile_w, 1);
     } else {
-      const channel = L.group < L.count ? `head ${Math.floor(hit.index / L.group)}, channel ${hit.index % L.group}` : `channel ${hit.index}`;
-      where = `${channel} · token ${tokenName(hit.token, L.cls)}`;
+      where = L.group < L.count
+        ? elvit.t("head {0}, channel {1} · {2}", Math.floor(hit.index / L.group), hit.index % L.group, tokenName(hit.token, L.cls))
+        : elvit.t("channel {0} · {1}", hit.index, tokenName(hit.token, L.cls));
       card.picture.box("cursor", ox, oy, L.tile_w, L.tile_h);
     }
-    readout.replaceChildren(h("code", {class: "elvit-mono"}, item.tensor), ` · ${where} · value `,
-                            h("b", null, M.formatApprox(v.value, v.half)),
-                            pinned ? h("i", null, " · pinned: click again to release") : "");
+    readout.replaceChildren(...elvit.tParts("{0} · {1} · value {2}", h("code", {class: "elvit-mono"}, item.tensor), where,
+                                            h("b", null, M.formatApprox(v.value, v.half))),
+                            pinned ? h("i", null, " · ", elvit.t("pinned: click again to release")) : "");
     bar.set(fmt(card.sheet.lo[hit.index], 3), fmt(card.sheet.hi[hit.index], 3));
-    barLabel.textContent = maps ? `head ${hit.index}` : `channel ${hit.index}`;
+    barLabel.textContent = maps ? elvit.t("head {0}", hit.index) : elvit.t("channel {0}", hit.index);
     drawLens(card, hit);
     card.cursor = hit;
     view.setState({cell: {tensor: item.tensor, index: hit.index, token: maps ? null : hit.token,
@@ -108,7 +115,7 @@ elvit.register("detail", async (view) => {
     card.note = note || null;
     if (note) {
       card.picture.box("note", note.x0, note.y0, note.x1 - note.x0, note.y1 - note.y0, "elvit-dt-note-box");
-      about.replaceChildren(h("b", null, "Note: "), note.text);
+      about.replaceChildren(h("b", null, elvit.t("Note:")), " ", note.text);
     } else {
       card.picture.hideBox("note");
       describe(card.item);
@@ -124,13 +131,16 @@ elvit.register("detail", async (view) => {
     // + 2: the canvas's border, so that its content is exactly `scale` pixels per cell.
     const picture = new elvit.Picture({cols: L.width, rows: L.height, width: Math.round(L.width * scale) + 2,
                                        className: scale < 1 ? "elvit-dt-smooth" : ""});
-    const unit = L.kind === "maps" ? "heads" : "channels";
-    const total = item.whole ? item.whole.layout.count : L.count;
-    const count = L.count < total ? `${unit} 0–${L.count - 1} of ${total} shown: open it to see all` :
-      `${total} ${unit}` + (L.kind === "maps" ? `, ${L.tokens}×${L.tokens} each` : "");
+    const total = item.whole ? item.whole.layout.count : L.count, maps = L.kind === "maps";
+    const count = L.count < total
+      ? (maps ? elvit.t("heads 0–{0} of {1} shown: open it to see all", L.count - 1, total)
+        : elvit.t("channels 0–{0} of {1} shown: open it to see all", L.count - 1, total))
+      : (maps ? elvit.t("{0} heads, {1}×{1} each", total, L.tokens) : elvit.t("{0} channels", total));
+    const action = item.opens ? elvit.t("{0}: Enter opens it", item.label)
+      : big ? item.label : elvit.t("{0}: Enter shows it large", item.label);
     const el = h("div", {class: "elvit-dt-card" + (item.opens ? " elvit-dt-opens" : ""), tabindex: 0,
                          role: "button", "data-item": index, style: {width: target + 16 + "px"},
-                         "aria-label": item.label + (item.opens ? ": Enter opens it" : big ? "" : ": Enter shows it large")},
+                         "aria-label": action},
                  h("div", {class: "elvit-dt-title"}, item.label + (item.opens ? " ▸" : "")),
                  h("div", {class: "elvit-dt-sub"}, h("code", {class: "elvit-mono"}, item.tensor), " " + item.shape),
                  picture.el, h("div", {class: "elvit-dt-sub"}, count));
@@ -175,8 +185,10 @@ elvit.register("detail", async (view) => {
                     h("span", {class: "elvit-dt-bar"}, h("span", {style: {width: (100 * probs[k]).toFixed(2) + "%"}})),
                     h("span", {class: "elvit-dt-bar-value"}, fmt(probs[k], 3)));
       const show = () => {
-        readout.replaceChildren(h("b", null, label[k]), `: probability ${fmt(probs[k], 4)}, logit ${fmt(logits[k], 3)}` +
-                                (k === top ? " · the model's prediction" : ""));
+        const name = h("b", null, label[k]), p = fmt(probs[k], 4), logit = fmt(logits[k], 3);
+        readout.replaceChildren(...(k === top
+          ? elvit.tParts("{0}: probability {1}, logit {2} · the model's prediction", name, p, logit)
+          : elvit.tParts("{0}: probability {1}, logit {2}", name, p, logit)));
         view.setState({cell: {tensor: "probs", index: k}});
       };
       row.addEventListener("pointerenter", show);
@@ -185,20 +197,20 @@ elvit.register("detail", async (view) => {
     });
     const el = h("div", {class: "elvit-dt-card elvit-dt-prediction", "data-item": index},
                  h("div", {class: "elvit-dt-title"}, `${item.label}: ${label[top]} (${(100 * probs[top]).toFixed(1)}%)`),
-                 h("div", {class: "elvit-dt-sub"}, h("code", {class: "elvit-mono"}, "probs"), " " + item.shape),
+                 h("div", {class: "elvit-dt-sub"}, h("code", {class: "elvit-mono"}, item.tensor), " " + item.shape),
                  h("div", {class: "elvit-dt-winner"},
-                   h("img", {src: "data:image/png;base64," + d.thumbnail, alt: "the input image", width: 56, height: 56}),
-                   h("span", null, "top class: ", h("b", null, label[top]))),
+                   h("img", {src: "data:image/png;base64," + d.thumbnail, alt: elvit.t("the input image"), width: 56, height: 56}),
+                   h("span", null, ...elvit.tParts("top class: {0}", h("b", null, label[top])))),
                  rows);
     return {el: el, item: item, index: index};
   }
 
   function plainCard(item, index) {
     const body = item.kind === "image"
-      ? h("img", {src: "data:image/png;base64," + d.thumbnail, alt: "the input image", class: "elvit-dt-thumb"})
+      ? h("img", {src: "data:image/png;base64," + d.thumbnail, alt: elvit.t("the input image"), class: "elvit-dt-thumb"})
       : h("div", {class: "elvit-dt-stack", "aria-hidden": "true"}, h("span"), h("span"), h("span"));
     const el = h("div", {class: "elvit-dt-card" + (item.opens ? " elvit-dt-opens" : ""), tabindex: 0, role: "button",
-                         "data-item": index, "aria-label": item.label + (item.opens ? ": Enter opens it" : "")},
+                         "data-item": index, "aria-label": item.opens ? elvit.t("{0}: Enter opens it", item.label) : item.label},
                  h("div", {class: "elvit-dt-title"}, item.label + (item.opens ? " ▸" : "")),
                  item.tensor ? h("div", {class: "elvit-dt-sub"}, h("code", {class: "elvit-mono"}, item.tensor), " " + item.shape) : null,
                  body);
@@ -298,7 +310,8 @@ elvit.register("detail", async (view) => {
     }
     stage.classList.toggle("elvit-dt-large", big);
     stage.replaceChildren(...cards.map((card) => card.el));
-    about.replaceChildren(level.title + ": " + (big ? "one tensor, every channel." : "hover a picture to see what it is."));
+    about.replaceChildren(big ? elvit.t("{0}: one tensor, every channel.", level.title)
+                              : elvit.t("{0}: hover a picture to see what it is.", level.title));
     idle();
     const target = cards[focusAfter !== undefined && focusAfter !== null && !big ? focusAfter : 0];
     if (how === "key" && target) target.el.focus();
@@ -311,8 +324,8 @@ elvit.register("detail", async (view) => {
         loaded = await Promise.all(chunks.map((chunk) => sheets(chunk).then((s) => [chunk, s])));
       } catch (error) {  // e.g. the site was copied without its _elvit folder
         chunks.forEach((chunk) => decoded.delete(chunk));
-        if (mine === ticket) readout.replaceChildren(h("span", {class: "elvit-message"}, `${error.message}: ` +
-          "this level's pictures are missing from the site."));
+        if (mine === ticket) readout.replaceChildren(h("span", {class: "elvit-message"},
+          elvit.t("{0}: this level's pictures are missing from the site.", error.message)));
         if (!how) throw error;  // the first drawing: the runtime shows the failure in the figure
         return;
       }

@@ -8,7 +8,7 @@ elvit.register("overview", (view) => {
   const readout = elvit.readout("elvit-overview-readout");
   const trail = elvit.focus.trail();
   const svg = s("svg", {class: "elvit-overview", role: "group", width: W, tabindex: -1,
-                        "aria-label": "The model; Tab to a box, Enter opens it, Escape goes up"});
+                        "aria-label": elvit.t("The model; Tab to a box, Enter opens it, Escape goes up")});
   let level = d.start.level, block = d.start.block === null ? 0 : d.start.block;
   let pinned = null;
   const head = view.figure.id + "-arrowhead";  // ids must be unique in the page
@@ -32,8 +32,8 @@ elvit.register("overview", (view) => {
 
   function idle() {
     if (pinned) { describe(pinned.box, pinned.tensor); return; }
-    readout.replaceChildren("Hover a box (or Tab to it) for what it does; click the encoder or " +
-                            "a block to open it, empty space to go back up.");
+    readout.replaceChildren(elvit.t("Hover a box (or Tab to it) for what it does; click the encoder or " +
+                                    "a block to open it, empty space to go back up."));
   }
 
   /* One box: a focusable group with its name, its tensor and a link to its chapter. */
@@ -42,7 +42,7 @@ elvit.register("overview", (view) => {
     const group = s("g", {class: "elvit-ov-box" + (options.opens ? " elvit-ov-opens" : "") +
                                  (options.current ? " elvit-ov-current" : ""),
                           tabindex: 0, role: "button", "data-box": options.id,
-                          "aria-label": box.label + (options.opens ? " (Enter opens it)" : "")});
+                          "aria-label": options.opens ? elvit.t("{0} (Enter opens it)", box.label) : box.label});
     group.append(s("rect", {x: x, y: y, width: w, height: hgt, rx: 6}));
     const chars = Math.max(6, Math.floor((w - 10) / 6.2));
     let line = y + 17;
@@ -60,8 +60,8 @@ elvit.register("overview", (view) => {
     if (shape) group.append(s("text", {x: x + 6, y: y + hgt - 8, class: "elvit-ov-shape"}, shape));
     const chapter = view.links[box.link];
     if (chapter && w > 50) {
-      group.append(s("a", {href: chapter, class: "elvit-ov-link", "aria-label": "Chapter: " + box.label},
-                     s("title", null, "Read the chapter about " + box.label.toLowerCase()),
+      group.append(s("a", {href: chapter, class: "elvit-ov-link", "aria-label": elvit.t("Chapter: {0}", box.label)},
+                     s("title", null, elvit.t("Read the chapter about {0}", box.label.toLowerCase())),
                      s("rect", {x: x + w - 19, y: y + 3, width: 16, height: 16, rx: 3}),
                      s("text", {x: x + w - 11, y: y + 15, "text-anchor": "middle"}, "↗")));
     }
@@ -103,7 +103,7 @@ elvit.register("overview", (view) => {
                    s("circle", {cx: x + w - 6, cy: y + 6, r: 6, class: "elvit-ov-note-mark"}),
                    s("text", {x: x + w - 6, y: y + 9.5, "text-anchor": "middle", class: "elvit-ov-note-i"}, "i"),
                    frame);
-    const show = () => { spot.classList.add("elvit-ov-note-on"); readout.replaceChildren(h("b", null, "Note: "), d.notes[id]); view.setState({note: id}); };
+    const show = () => { spot.classList.add("elvit-ov-note-on"); readout.replaceChildren(h("b", null, elvit.t("Note:")), " ", d.notes[id]); view.setState({note: id}); };
     const hide = () => { spot.classList.remove("elvit-ov-note-on"); idle(); view.setState({note: null}); };
     spot.addEventListener("pointerenter", show);
     spot.addEventListener("pointerleave", hide);
@@ -167,7 +167,7 @@ elvit.register("overview", (view) => {
         const bx = (i % perRow) * (bw2 + bgap), by = top + Math.floor(i / perRow) * (BLOCK_H + 8);
         blockBoxes[i] = {x: bx, y: by, w: bw2};
         drawBox(d.block, bx, by, bw2, BLOCK_H, {
-          id: "block-" + i, title: (bw2 > 56 ? "Block " : "") + i, shape: bw2 > 56 ? d.block.shape : null,
+          id: "block-" + i, title: bw2 > 56 ? elvit.t("Block {0}", i) : String(i), shape: bw2 > 56 ? d.block.shape : null,
           tensor: `encoder.layer.${i}.output`, current: level === "block" && i === block,
           opens: (keys) => go("block", i, keys ? "part-0" : null),
         });
@@ -201,9 +201,9 @@ elvit.register("overview", (view) => {
     svg.setAttribute("viewBox", `0 0 ${W} ${height}`);
     svg.setAttribute("height", height);
 
-    const steps = [{label: "Model", go: () => go("model")}];
-    if (level !== "model") steps.push({label: "Transformer encoder", go: () => go("encoder")});
-    if (level === "block") steps.push({label: "Block " + block, go: null});
+    const steps = [{label: elvit.t("Model"), go: () => go("model")}];
+    if (level !== "model") steps.push({label: elvit.t("Transformer encoder"), go: () => go("encoder")});
+    if (level === "block") steps.push({label: elvit.t("Block {0}", block), go: null});
     trail.set(steps);
     view.setState({level: level, block: level === "block" ? block : null, hovered: null, note: null});
   }
