@@ -8,7 +8,6 @@ The JSON is written last, so its presence means the entry is complete.
 from __future__ import annotations
 
 import io
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,20 +103,18 @@ def static_path(build: BuildState, key: str) -> str:
 def _store(build: BuildState, key: str, view: ViewSpec, make_output) -> None:
     """Build and cache the view's data (and static picture) unless the cache already has it."""
     path = build.cache.view_path(key)
-    text = build.cache.read_text(path)
-    data = None
-    if text is None:
+    output = None
+    if build.cache.read_text(path) is None:
         output = make_output()
         for name, payload in output.chunks.items():
             build.cache.write_text(os.path.join(chunk_dir(build, key), f"{name}.js"),
                                    chunk_script(f"{key}/{name}", payload))
         build.cache.write_text(path, to_json(output.data))
-        data = output.data
     picture = static_path(build, key)
     if view.static is not None and not os.path.exists(picture):
-        if data is None:
-            data = json.loads(text)
-        build.cache.write_bytes(picture, png_bytes(view.static(data)))
+        # The picture may draw from chunks, which the cache keeps only as scripts: a cache
+        # entry without its picture (an older cache) is rebuilt from the trace once.
+        build.cache.write_bytes(picture, png_bytes(view.static(output or make_output())))
 
 
 def png_bytes(image) -> bytes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from html import unescape
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import READY
 from test_interpretation import independent_cosines
+from test_book import copy_book
 from test_interpretation_browser import wait_state
 
 BOOK = Path(__file__).parent.parent / "book"
@@ -27,7 +27,7 @@ PAGE_LIMIT = 2_000_000
 
 def build_book(root: Path, model: str = "") -> Path:
     """The book built with ``ELVIT_MODEL=model`` ("" = conf.py's model) into ``root``."""
-    shutil.copytree(BOOK, root / "book", ignore=shutil.ignore_patterns("_build"))
+    copy_book(root)
     site = root / "book" / "_build" / "html"
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html", "-j", "2",

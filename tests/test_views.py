@@ -220,17 +220,17 @@ def test_views_are_deterministic_and_small(trace, view, options, capsys):
 def test_static_picture_is_drawn_from_the_view_data(small_trace, name):
     """The PNG for readers without JavaScript, the download link and the PDF."""
     view = VIEWS[name]
-    picture = view.static(view.build(small_trace, dict(view.defaults)).data)
+    picture = view.static(view.build(small_trace, dict(view.defaults)))
     pixels = np.asarray(picture.convert("RGB"), dtype=np.float64)
     assert picture.width >= 600 and picture.height >= 250
     assert pixels.std() > 20  # a drawing, not an empty canvas
-    assert view.static(view.build(small_trace, dict(view.defaults)).data).tobytes() == picture.tobytes()
+    assert view.static(view.build(small_trace, dict(view.defaults))).tobytes() == picture.tobytes()
 
 
 def test_patches_static_picture_shows_the_image(small_trace):
     """The framed input image sits in the picture, at its size scaled to the panel."""
-    data = patches.VIEW.build(small_trace, {"patch": 0}).data
-    picture = np.asarray(patches.VIEW.static(data).convert("RGB"), dtype=np.float64)
+    output = patches.VIEW.build(small_trace, {"patch": 0})
+    picture = np.asarray(patches.VIEW.static(output).convert("RGB"), dtype=np.float64)
     image = small_trace["input.image"].astype(np.float64)
     centre = image[96:128, 96:128].mean(axis=(0, 1))  # the image's middle colour
     assert np.abs(picture.reshape(-1, 3) - centre).sum(axis=1).min() < 12

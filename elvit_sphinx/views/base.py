@@ -80,10 +80,11 @@ class ViewSpec:
     #: or its config. The files become dependencies of the page and the cached view is keyed
     #: on their contents, so the view is rebuilt exactly when one of them changes.
     source_files: Callable[[ModelSource, dict], list[str]] | None = None
-    #: data -> PIL image: the figure as a static picture, drawn at build time from the same data
-    #: the page gets (no browser). Readers without JavaScript, the "Download PNG" link, the PDF
-    #: and other non-HTML builders use it.
-    static: Callable[[dict], Any] | None = None
+    #: ViewOutput -> PIL image: the figure as a static picture, drawn at build time from the
+    #: same data the page gets, inline data and chunks (no browser); it shows the selection the
+    #: page opens with. Readers without JavaScript, the "Download PNG" link, the PDF and other
+    #: non-HTML builders use it.
+    static: Callable[[ViewOutput], Any] | None = None
 
     #: The directive takes content (e.g. the annotations' regions and texts): its lines, joined
     #: by newlines, reach ``validate``/``build``/``alt`` as ``options["content"]``.

@@ -118,8 +118,9 @@ def build(trace: Trace, options: dict) -> ViewOutput:
 
 
 
-def static(data: dict):
+def static(output: ViewOutput):
     """The image, the first kernel, and that kernel's complete output map."""
+    data = output.data
     image, grid, p = decode(data["image"]), data["grid"], data["patch"]
     k = data["kernels"].index(data["start_kernel"])
     n = grid * grid

@@ -83,8 +83,9 @@ def build(trace: Trace, options: dict) -> ViewOutput:
 
 
 
-def static(data: dict):
+def static(output: ViewOutput):
     """CLS before and after the final LayerNorm, the classifier rows, the probabilities."""
+    data = output.data
     rows, cols = data["rows"], data["cols"]
     figure = draw.new_figure(900, 420)
     axes = figure.subplot_mosaic([["before", "weights"], ["after", "probs"]], width_ratios=[0.6, 1.4],

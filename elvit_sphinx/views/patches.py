@@ -82,8 +82,9 @@ def build(trace: Trace, options: dict) -> ViewOutput:
 
 
 
-def static(data: dict):
+def static(output: ViewOutput):
     """The image with its grid and the first patch framed, its pixels and its embedding."""
+    data = output.data
     image = decode(data["image"])
     p, grid, start = data["patch"], data["grid"], data["start"]
     row, col = divmod(start, grid)

@@ -74,8 +74,9 @@ def alt(config: TraceConfig, options: dict) -> str:
 
 
 
-def static(data: dict):
+def static(output: ViewOutput):
     """The bar chart of probabilities, the top class highlighted."""
+    data = output.data
     probs = decode(data["probs"])
     figure = draw.new_figure(640, 60 + 26 * len(probs))
     ax = figure.add_axes((0.2, 0.8 / (1 + len(probs) / 3), 0.72, 0.75))

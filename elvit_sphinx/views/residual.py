@@ -96,8 +96,9 @@ def build(trace: Trace, options: dict) -> ViewOutput:
 
 
 
-def static(data: dict):
+def static(output: ViewOutput):
     """The plot of lengths through the stream, and the chosen block's two additions."""
+    data = output.data
     norms, layers = decode(data["norms"]), data["layers"]
     token, block = data["start_token"], data["start_block"]
     stages = np.arange(2 * layers + 1)
