@@ -108,17 +108,18 @@
   };
 
   function tokenName(token, grid) {
-    if (token === 0) return "CLS";
+    if (token === 0) return elvit.t("CLS");
     const patch = token - 1;
-    return `patch ${patch} (row ${Math.floor(patch / grid)}, col ${patch % grid})`;
+    return elvit.t("patch {0} (row {1}, col {2})", patch, Math.floor(patch / grid), patch % grid);
   }
 
   /* A menu of the view's images, "name (the model says: label, p %)"; null for only one image. */
   function imageMenu(images, onChange) {
     if (images.length < 2) return null;
     return elvit.select({
-      label: "Image", value: 0,
-      options: images.map((image, i) => [i, `${image.name} (the model says: ${image.label}, ${(100 * image.prob).toFixed(1)}%)`]),
+      label: elvit.t("Image"), value: 0,
+      options: images.map((image, i) => [i, elvit.t("{0} (the model says: {1}, {2}%)", image.name, image.label,
+                                                    (100 * image.prob).toFixed(1))]),
       onChange: (value) => onChange(Number(value)),
     });
   }
