@@ -36,24 +36,24 @@ elvit.register("similarity", (view) => {
   const row = (m, t) => m.subarray(t * T + 1, t * T + T);
 
   const picture = new elvit.Picture({cols: H, rows: H, width: 280, pick: {cols: G, rows: G}, focusable: true,
-    title: "The image: click a patch to compare it",
-    label: `Input image cut into ${G} by ${G} patches; arrow keys or a click choose the patch to compare`});
+    title: elvit.t("The image: click a patch to compare it"),
+    label: elvit.t("Input image cut into {0} by {0} patches; arrow keys or a click choose the patch to compare", G)});
   picture.gridLines();
   const heat = new elvit.Picture({cols: G, rows: G, width: 280, title: "",
-    label: "Cosine similarity of the chosen token to every patch"});
-  const bar = elvit.colorbar(palette, "", "", "cosine similarity");
+    label: elvit.t("Cosine similarity of the chosen token to every patch")});
+  const bar = elvit.colorbar(palette, "", "", elvit.t("cosine similarity"));
   const readout = elvit.readout();
   const strip = new I.Strip({count: L, grid: G, width: Math.min(760, 60 * L),
-    labels: Array.from({length: L}, (_, l) => `block ${l + 1}`), onPick: (l) => setLayer(l),
-    label: "The chosen token's map after every block; click one to show that block"});
+    labels: Array.from({length: L}, (_, l) => elvit.t("block {0}", l + 1)), onPick: (l) => setLayer(l),
+    label: elvit.t("The chosen token's map after every block; click one to show that block")});
 
   function describe() {
     const m = matrices[img][layer], who = I.tokenName(token, G);
-    if (!m) { readout.replaceChildren(`Loading block ${layer + 1}…`); return; }
+    if (!m) { readout.replaceChildren(elvit.t("Loading block {0}…", layer + 1)); return; }
     const values = row(m, token);
     if (hovered !== null) {
-      readout.replaceChildren(h("b", null, I.tokenName(hovered + 1, G)),
-        `: cosine similarity to ${who} after block ${layer + 1} = `, h("b", null, fmt(values[hovered])));
+      readout.replaceChildren(...elvit.tParts("{0}: cosine similarity to {1} after block {2} = {3}",
+        h("b", null, I.tokenName(hovered + 1, G)), who, layer + 1, h("b", null, fmt(values[hovered]))));
       return;
     }
     let best = -1, worst = -1;
@@ -62,9 +62,9 @@ elvit.register("similarity", (view) => {
       if (best < 0 || values[j] > values[best]) best = j;
       if (worst < 0 || values[j] < values[worst]) worst = j;
     }
-    readout.replaceChildren(h("b", null, who), ` after block ${layer + 1}: most similar ` +
-      `${I.tokenName(best + 1, G)} (${fmt(values[best])}), least similar ` +
-      `${I.tokenName(worst + 1, G)} (${fmt(values[worst])}). Hover a patch to read its value.`);
+    readout.replaceChildren(...elvit.tParts("{0} after block {1}: most similar {2} ({3}), least similar {4} ({5}). " +
+      "Hover a patch to read its value.", h("b", null, who), layer + 1,
+      I.tokenName(best + 1, G), fmt(values[best]), I.tokenName(worst + 1, G), fmt(values[worst])));
   }
 
   /* Colour block l's map into the strip; the caller shows the strip. */
@@ -81,8 +81,8 @@ elvit.register("similarity", (view) => {
       const [lo, hi] = I.paintMap(heat, row(m, token), palette);
       bar.set(fmt(lo), fmt(hi));
     }
-    heat.setTitle(`Similarity to ${token === 0 ? "the CLS token" : "patch " + (token - 1)} after block ` +
-                  `${layer + 1} of ${L}`);
+    heat.setTitle(token === 0 ? elvit.t("Similarity to the CLS token after block {0} of {1}", layer + 1, L)
+                              : elvit.t("Similarity to patch {0} after block {1} of {2}", token - 1, layer + 1, L));
     if (token > 0) {
       const r = Math.floor((token - 1) / G), c = (token - 1) % G;
       picture.box("token", c * P, r * P, P, P);
@@ -164,11 +164,12 @@ elvit.register("similarity", (view) => {
   heat.onCells(onCell);
   for (const canvas of [picture.canvas, heat.canvas]) canvas.addEventListener("pointerleave", () => hover(null));
 
-  const slider = elvit.slider({label: "Block", min: 1, max: L, value: layer + 1,
-    format: (v) => `${v} of ${L}`, onChange: (v) => setLayer(v - 1)});
-  const number = elvit.numberBox({label: "Patch", min: 0, max: N - 1, value: token > 0 ? token - 1 : "",
-    hint: `${G}×${G} patches, numbered row by row`, onChange: (p) => choose(p + 1, true)});
-  const clsButton = h("button", {type: "button", class: "elvit-button", onclick: () => choose(0, true)}, "CLS token");
+  const slider = elvit.slider({label: elvit.t("Block"), min: 1, max: L, value: layer + 1,
+    format: (v) => elvit.t("{0} of {1}", v, L), onChange: (v) => setLayer(v - 1)});
+  const number = elvit.numberBox({label: elvit.t("Patch"), min: 0, max: N - 1, value: token > 0 ? token - 1 : "",
+    hint: elvit.t("{0}×{0} patches, numbered row by row", G), onChange: (p) => choose(p + 1, true)});
+  const clsButton = h("button", {type: "button", class: "elvit-button", onclick: () => choose(0, true)},
+                      elvit.t("CLS token"));
   const menu = I.imageMenu(d.images, (i) => showImage(i, true));
 
   I.tokenLink.listen(view, (image, t) => {
