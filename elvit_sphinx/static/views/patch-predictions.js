@@ -30,25 +30,25 @@ elvit.register("patch-predictions", (view) => {
   const topText = (data, t) => `${d.all_labels[data.best[t]]} (${(100 * data.bestProb[t]).toFixed(1)}%)`;
 
   const picture = new elvit.Picture({cols: H, rows: H, width: 180, pick: {cols: G, rows: G}, focusable: true,
-    title: "Click a patch to classify its token",
-    label: `Input image cut into ${G} by ${G} patches; arrow keys or a click choose the patch`});
+    title: elvit.t("Click a patch to classify its token"),
+    label: elvit.t("Input image cut into {0} by {0} patches; arrow keys or a click choose the patch", G)});
   picture.gridLines();
   const readout = elvit.readout();
   const chartOptions = {labels: d.labels, values: new Array(S).fill(0), max: 1, width: 260,
-    axisLabel: "probability", format: (v) => v.toFixed(3), onHover: (i) => describe(i)};
-  const clsChart = elvit.charts.bars(Object.assign({title: "CLS token"}, chartOptions));
-  const patchChart = elvit.charts.bars(Object.assign({title: "Patch"}, chartOptions));
+    axisLabel: elvit.t("probability"), format: (v) => v.toFixed(3), onHover: (i) => describe(i)};
+  const clsChart = elvit.charts.bars(Object.assign({title: elvit.t("CLS token")}, chartOptions));
+  const patchChart = elvit.charts.bars(Object.assign({title: elvit.t("Patch")}, chartOptions));
 
   function describe(classIndex) {
     hoveredClass = classIndex === undefined ? hoveredClass : classIndex;
     const data = images[img], t = patch + 1;
     if (hoveredClass === null) {
-      readout.replaceChildren("Most likely class: ", h("b", null, "CLS token"), ` ${topText(data, 0)}; `,
-        h("b", null, `patch ${patch}`), ` ${topText(data, t)}. Hover a bar to compare one class.`);
+      readout.replaceChildren(...elvit.tParts("Most likely class: {0} {1}; {2} {3}. Hover a bar to compare one class.",
+        h("b", null, elvit.t("CLS token")), topText(data, 0), h("b", null, elvit.t("patch {0}", patch)), topText(data, t)));
     } else {
       const k = hoveredClass, p = (i) => elvit.fmt(data.probs[i * S + k], 4), z = (i) => elvit.fmt(data.logits[i * S + k], 3);
-      readout.replaceChildren(h("b", null, d.labels[k]), `: CLS token probability ${p(0)} (logit ${z(0)}); ` +
-        `patch ${patch} probability ${p(t)} (logit ${z(t)})`);
+      readout.replaceChildren(...elvit.tParts("{0}: CLS token probability {1} (logit {2}); " +
+        "patch {3} probability {4} (logit {5})", h("b", null, d.labels[k]), p(0), z(0), patch, p(t), z(t)));
     }
     view.setState({hovered: hoveredClass === null ? null : d.labels[hoveredClass]});
   }
@@ -56,13 +56,14 @@ elvit.register("patch-predictions", (view) => {
   /* The CLS token's bars change only with the image; the patch's with the patch. */
   function renderCls() {
     const data = images[img];
-    clsChart.update(values(data, 0), shownIndex(data, 0), undefined, `CLS token → ${topText(data, 0)}`);
+    clsChart.update(values(data, 0), shownIndex(data, 0), undefined, elvit.t("CLS token → {0}", topText(data, 0)));
   }
 
   function render() {
     const data = images[img], t = patch + 1;
     patchChart.update(values(data, t), shownIndex(data, t), undefined,
-                      `Patch ${patch} (row ${Math.floor(patch / G)}, col ${patch % G}) → ${topText(data, t)}`);
+                      elvit.t("Patch {0} (row {1}, col {2}) → {3}", patch, Math.floor(patch / G), patch % G,
+                              topText(data, t)));
     picture.box("patch", (patch % G) * P, Math.floor(patch / G) * P, P, P);
     number.set(patch);
     cursor.moveCursor({col: patch % G, row: Math.floor(patch / G)});
@@ -90,8 +91,8 @@ elvit.register("patch-predictions", (view) => {
   }
 
   const cursor = picture.onCells((cell, how) => { if (how !== "hover") choose(cell.row * G + cell.col, true); });
-  const number = elvit.numberBox({label: "Patch", min: 0, max: N - 1, value: patch,
-    hint: `${G}×${G} patches, numbered row by row`, onChange: (p) => choose(p, true)});
+  const number = elvit.numberBox({label: elvit.t("Patch"), min: 0, max: N - 1, value: patch,
+    hint: elvit.t("{0}×{0} patches, numbered row by row", G), onChange: (p) => choose(p, true)});
   const menu = I.imageMenu(d.images, (i) => showImage(i, true));
 
   // Another view chose a token of an image this view offers: follow it (CLS keeps the patch).
