@@ -280,7 +280,7 @@ def test_attention_compare_block_head_and_hover(small_trace, open_figures, tmp_p
     assert view_state(page, "attention-compare")["hovered"] == patch
     text = figure.locator(".elvit-readout").inner_text()
     attention = small_trace["encoder.layer.1.attention.probs"][2, 0, patch + 1]
-    assert f"cls attention {attention:.5f}" in text
+    assert f"CLS attention {attention:.5f}" in text
     assert f"attention rollout {maps['rollout'][1, patch]:.5f}" in text
     assert four(maps["similarity"][1, patch]) in text
     sentences = figure.locator(".elvit-interp-sentence").all_inner_texts()

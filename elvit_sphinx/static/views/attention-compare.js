@@ -11,16 +11,20 @@ elvit.register("attention-compare", (view) => {
   let layer = d.start_layer - 1, head = d.start_head, hovered = null;
 
   const picture = new elvit.Picture({cols: H, rows: H, width: 160, pick: {cols: G, rows: G}, focusable: true,
-    title: "The image", label: "Input image; hover or use the arrow keys to read the three maps at a patch"});
+    title: elvit.t("The image"),
+    label: elvit.t("Input image; hover or use the arrow keys to read the three maps at a patch")});
   picture.gridLines();
 
   const panels = [
-    ["similarity", "Cosine similarity to CLS", (v) => elvit.fmt(v, 4),
-     "How closely each patch token's vector after this block points the same way as the CLS token's vector (the EL-VIT view)."],
-    ["attention", "CLS attention", (v) => elvit.fmt(v, 5),
-     "How much weight the CLS token's query gives each patch in this block's attention; over all tokens the weights sum to 1."],
-    ["rollout", "Attention rollout", (v) => elvit.fmt(v, 5),
-     "How much of each input patch has flowed into CLS through every block up to this one, counting the residual path."],
+    ["similarity", elvit.t("Cosine similarity to CLS"), (v) => elvit.fmt(v, 4),
+     elvit.t("How closely each patch token's vector after this block points the same way as the CLS token's vector " +
+             "(the EL-VIT view).")],
+    ["attention", elvit.t("CLS attention"), (v) => elvit.fmt(v, 5),
+     elvit.t("How much weight the CLS token's query gives each patch in this block's attention; " +
+             "over all tokens the weights sum to 1.")],
+    ["rollout", elvit.t("Attention rollout"), (v) => elvit.fmt(v, 5),
+     elvit.t("How much of each input patch has flowed into CLS through every block up to this one, " +
+             "counting the residual path.")],
   ].map(([key, title, format, sentence]) => {
     const map = new elvit.Picture({cols: G, rows: G, width: 160, title: title, label: title});
     const bar = elvit.colorbar(palette, "", "", "");
@@ -40,11 +44,12 @@ elvit.register("attention-compare", (view) => {
 
   function describe() {
     if (hovered === null) {
-      readout.replaceChildren(`Block ${layer + 1} of ${L}. Hover a patch on any map to read its three values.`);
+      readout.replaceChildren(elvit.t("Block {0} of {1}. Hover a patch on any map to read its three values.", layer + 1, L));
       return;
     }
-    const parts = panels.map((panel) => `${panel.title.toLowerCase()} ${panel.format(values(panel.key)[hovered])}`);
-    readout.replaceChildren(h("b", null, I.tokenName(hovered + 1, G)), ` after block ${layer + 1}: ` + parts.join(" · "));
+    const [similarity, attention, rollout] = panels.map((panel) => panel.format(values(panel.key)[hovered]));
+    readout.replaceChildren(...elvit.tParts("{0} after block {1}: cosine similarity to CLS {2} · CLS attention {3} · " +
+      "attention rollout {4}", h("b", null, I.tokenName(hovered + 1, G)), layer + 1, similarity, attention, rollout));
   }
 
   function paint() {
@@ -52,7 +57,8 @@ elvit.register("attention-compare", (view) => {
       const [lo, hi] = I.paintMap(panel.map, values(panel.key), palette);
       panel.bar.set(panel.format(lo), panel.format(hi));
     }
-    panels[1].map.setTitle(head === "mean" ? "CLS attention, mean of the heads" : `CLS attention, head ${head}`);
+    panels[1].map.setTitle(head === "mean" ? elvit.t("CLS attention, mean of the heads")
+                                           : elvit.t("CLS attention, head {0}", head));
     describe();
     view.setState({block: layer + 1, head: head, hovered: hovered});
   }
@@ -85,10 +91,11 @@ elvit.register("attention-compare", (view) => {
   for (const canvas of [picture.canvas, ...panels.map((panel) => panel.map.canvas)]) {
     canvas.addEventListener("pointerleave", () => hover(null));
   }
-  const slider = elvit.slider({label: "Block", min: 1, max: L, value: layer + 1,
-    format: (v) => `${v} of ${L}`, onChange: (v) => { layer = v - 1; paint(); }});
-  const headMenu = elvit.select({label: "Attention of", value: head,
-    options: [["mean", "the mean of the heads"], ...Array.from({length: d.heads}, (_, i) => [i, `head ${i}`])],
+  const slider = elvit.slider({label: elvit.t("Block"), min: 1, max: L, value: layer + 1,
+    format: (v) => elvit.t("{0} of {1}", v, L), onChange: (v) => { layer = v - 1; paint(); }});
+  const headMenu = elvit.select({label: elvit.t("Attention of"), value: head,
+    options: [["mean", elvit.t("the mean of the heads")],
+              ...Array.from({length: d.heads}, (_, i) => [i, elvit.t("head {0}", i)])],
     onChange: setHead});
 
   view.root.append(
