@@ -20,7 +20,9 @@ the analysed classes share (``ViT``), singularising, expanding common code abbre
 ``layernorm``). A name matches the terms whose words it covers best, preferring the term's
 last word (its head noun: ``attention`` is *multi-head self-attention*, not *attention
 score*); a name that matches several terms equally but only in part (``embeddings``: patch?
-position?) is ambiguous and gives nothing.
+position?) is ambiguous and gives nothing, unless one of those terms is the one the others are
+defined with (``residual``: the *residual stream*'s definition refers to {term}`residual
+connection`, so the local name stands for the connection).
 
 Two concepts are named by no identifier but by the graph's shape (:data:`STRUCTURAL`): the
 *block* is the class whose instances fill a container (``nn.ModuleList([ViTLayer(config) for
@@ -44,6 +46,8 @@ ABBREVIATIONS = {"attn": "attention", "pos": "position", "embed": "embedding",
 STRUCTURAL = {"block": "repeated", "transformer encoder": "holds repeated"}
 
 TIER_NAME, TIER_PART, TIER_WORD = 1, 2, 3
+#: A MyST glossary reference inside a definition: {term}`name` or {term}`text <name>`.
+_TERM_ROLE = re.compile(r"\{term\}`(?:[^`<]*<)?([^`>]+)>?`")
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,11 @@ class _Matcher:
 
     def __init__(self, terms: list[Term]) -> None:
         self.names = [(term.label, term_words(name)) for term in terms for name in term.names]
+        # Which terms each definition builds on ({term}`residual connection` inside "residual
+        # stream"): in a tie the more basic term is the one the others are defined with.
+        self.builds_on = {term.label: {ref.lower() for ref in _TERM_ROLE.findall(term.definition)}
+                          for term in terms}
+        self.labels_of = {name.lower(): term.label for term in terms for name in term.names}
 
     def match(self, words: frozenset[str]) -> list[tuple[str, str]]:
         """(term label, term name) pairs the identifier stands for; ambiguous ones give none."""
@@ -145,9 +154,16 @@ class _Matcher:
             return []
         best = max(key for key, _, _ in scored)
         winners = [(label, name) for key, label, name in scored if key == best]
-        if best[1] < 1 and len({label for label, _ in winners}) > 1:
-            return []
+        labels = {label for label, _ in winners}
+        if best[1] < 1 and len(labels) > 1:
+            basic = [label for label in labels
+                     if all(label in self._referenced_by(other) for other in labels - {label})]
+            return [(label, name) for label, name in winners if label in basic] if len(basic) == 1 else []
         return winners
+
+    def _referenced_by(self, label: str) -> set[str]:
+        """The labels of the terms that ``label``'s definition refers to with {term}`...`."""
+        return {self.labels_of[ref] for ref in self.builds_on.get(label, ()) if ref in self.labels_of}
 
 
 def _member_evidence(member: Member) -> list[tuple[str, str]]:

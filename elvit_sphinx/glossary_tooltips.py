@@ -91,7 +91,9 @@ class AddTermTooltips(SphinxPostTransform):
             if anchor in lookup:
                 reference["reftitle"] = lookup[anchor]
                 used[anchor] = lookup[anchor]
-        if used and self.app.builder.format == "html":
+        # The builder's format, read the way Sphinx's own is_supported() does (``self.app`` is
+        # deprecated in Sphinx 9).
+        if used and self.env._builder_cls.format == "html":
             spans = "".join(f'<span role="tooltip" id="{TOOLTIP_PREFIX}{html.escape(anchor)}" '
                             f'class="elvit-tooltip" hidden>{html.escape(sentence)}</span>'
                             for anchor, sentence in sorted(used.items()))

@@ -235,5 +235,6 @@ def config_docs(config) -> list[ConfigDoc]:
 
 
 def escape_rst(text: str) -> str:
-    """Plain text safe inside reStructuredText: markup characters are backslash-escaped."""
-    return re.sub(r"([\\`*_|\[\]<>:])", r"\\\1", text)
+    """Plain text safe inside reStructuredText: markup characters are backslash-escaped, and so
+    are hyphens, which smart quotes would otherwise turn into dashes (``--`` in a command)."""
+    return re.sub(r"([\\`*_|\[\]<>:-])", r"\\\1", text)

@@ -48,8 +48,10 @@ def test_excerpts_and_matching_lines_come_from_the_file(model):
 
 def test_concept_rows_name_chapters_in_words_until_they_exist(model, tmp_path):
     rows = {name: chapters for name, _terms, chapters in model.concept_rows(BOOK)}
-    assert rows[MODEL_CLASS] == "the chapter on the classifier head"
+    assert rows[MODEL_CLASS] == "{ref}`chapter-head`"  # chapter 7 has the label
     assert chapter_reference("chapter-patches", BOOK) == "{ref}`chapter-patches`"
+    (tmp_path / "07-the-head.md").write_text("# The head, before its label was added\n")
+    assert chapter_reference("chapter-head", tmp_path) == "the chapter on the classifier head"
     (tmp_path / "04-attention.md").write_text("# Attention without its label\n")
     assert chapter_reference("chapter-attention", tmp_path) == "the attention chapter"
 

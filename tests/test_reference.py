@@ -28,6 +28,7 @@ from elvit_sphinx.views import VIEWS
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = REPO / "tests" / "roots" / "test-basic" / "images" / "noise.png"
+GLOSSARY = REPO / "book" / "glossary.md"
 LABEL_LINE = re.compile(r"^\(([A-Za-z0-9_-]+)\)=\s*$", re.MULTILINE)
 CONF = """\
 extensions = ["myst_parser", "elvit_sphinx"]
@@ -47,20 +48,30 @@ def write_example_project(srcdir: Path, docs: list[DirectiveDoc]) -> dict[str, s
     """One page per docstring example (the reference adds sections, so it cannot share a page).
 
     Returns {page name: directive name}. Images named by the examples are copies of a test
-    image; the book's labels exist as stubs, so links from views resolve as they do in the book.
+    image, a glossary they name is the book's (a page, as in the book); the book's labels exist
+    as stubs, so links from views resolve as they do in the book.
     """
     pages: dict[str, str] = {}
+    extra_pages: list[str] = []
     for doc in docs:
         for number, example in enumerate(doc.examples):
             page = f"example-{doc.name}-{number}"
+            images = re.findall(r"^:image:\s*(\S+)", example, re.MULTILINE)
+            for listed in re.findall(r"^:images:\s*(.+)$", example, re.MULTILINE):
+                images += [name.strip() for name in listed.split(",") if name.strip()]
+            files = [(srcdir / image, IMAGE) for image in images]
+            # A glossary the code graph reads is a page of the project, as in the book.
+            glossaries = re.findall(r"^:glossary:\s*(\S+)", example, re.MULTILINE)
+            files += [(srcdir / name, GLOSSARY) for name in glossaries]
+            extra_pages += [str(Path(name).with_suffix("")) for name in glossaries]
+            for target, source in files:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, target)
             (srcdir / f"{page}.md").write_text(f"# Example {number} of {doc.name}\n\n{example}")
-            for image in re.findall(r"^:image:\s*(\S+)", example, re.MULTILINE):
-                (srcdir / image).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(IMAGE, srcdir / image)
             pages[page] = doc.name
     stubs = "".join(f"({label})=\n## Stub {label}\n\n" for label in book_labels())
     (srcdir / "labels.md").write_text(f"# Chapter labels\n\n{stubs}")
-    toctree = "\n".join(["labels", *pages])
+    toctree = "\n".join(["labels", *sorted(set(extra_pages)), *pages])
     (srcdir / "index.md").write_text(f"# Examples\n\n```{{toctree}}\n{toctree}\n```\n")
     (srcdir / "conf.py").write_text(CONF)
     return pages
