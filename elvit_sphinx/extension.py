@@ -14,8 +14,8 @@ from elvit_sphinx.directive import make_directive
 from elvit_sphinx.glossary_tooltips import setup_glossary_tooltips
 from elvit_sphinx.i18n import setup_i18n
 from elvit_sphinx.prefetch import setup_prefetch
-from elvit_sphinx.reference import setup_reference
 from elvit_sphinx.reader_images import setup_reader_images
+from elvit_sphinx.reference import setup_reference
 from elvit_sphinx.view_node import setup_view_node
 from elvit_sphinx.views import VIEWS
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import READY
-from test_interpretation import independent_cosines
 from test_book import copy_book
+from test_interpretation import independent_cosines
 from test_interpretation_browser import wait_state
 
 BOOK = Path(__file__).parent.parent / "book"
