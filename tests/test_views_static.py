@@ -62,9 +62,10 @@ def test_static_picture_at_other_geometries(request, name, geometry):
 
 # --- one specific check per view ------------------------------------------------------------------
 
-def find_block(picture, block: np.ndarray, margin: int = 2) -> tuple[int, int] | None:
-    """Where ``block`` (H×W×3) sits in the picture, pixel for pixel (its outer ``margin``
-    pixels may be covered by a frame), or None."""
+def find_block(picture, block: np.ndarray, margin: int = 2, share: float = 1.0) -> tuple[int, int] | None:
+    """Where ``block`` (H×W×3) sits in the picture, pixel for pixel (its outer ``margin`` pixels
+    may be covered by a frame; ``share`` of the others must match, where a box marks a cell), or
+    None."""
     pixels = np.asarray(picture.convert("RGB"))
     inner = block[margin:block.shape[0] - margin, margin:block.shape[1] - margin]
     h, w = inner.shape[:2]
@@ -72,7 +73,9 @@ def find_block(picture, block: np.ndarray, margin: int = 2) -> tuple[int, int] |
     for y in range(pixels.shape[0] - h + 1):
         row = pixels[y]
         for x in np.flatnonzero((row[:pixels.shape[1] - w + 1] == first[0]).all(-1)):
-            if (row[x:x + w] == first).all() and (pixels[y:y + h, x:x + w] == inner).all():
+            if (row[x:x + w] == first).mean() < share:
+                continue
+            if (pixels[y:y + h, x:x + w] == inner).all(-1).mean() >= share:
                 return int(x) - margin, y - margin
     return None
 
@@ -98,3 +101,59 @@ def test_detail_picture_paints_the_opened_levels_mosaics_from_the_trace(small_tr
                                 (layout.width, layout.height))
     assert find_block(view.static(output), mosaic) is not None  # drawn cell for cell
     assert view.static(view.build(small_trace, {"open": "model"})).size != view.static(output).size
+
+
+def assert_image_drawn(picture, image: np.ndarray, grid: int) -> int:
+    """Every patch of ``image`` is in the picture, pixel for pixel, at one place (the grid lines
+    drawn over the patches' edges aside), at a whole scale; returns a patch's side there."""
+    size, patch = image.shape[0], image.shape[0] // grid
+    pixels = np.asarray(picture.convert("RGB"))
+    for scale in range(1, 5):
+        big = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+        step = patch * scale
+        first = big[2:step - 2, 2:step - 2]
+        found = find_block(picture, first, margin=0)
+        if found is None:
+            continue
+        x, y = found[0] - 2, found[1] - 2
+        for row in range(grid):
+            for col in range(grid):
+                inner = big[row * step + 2:(row + 1) * step - 2, col * step + 2:(col + 1) * step - 2]
+                top, left = y + row * step + 2, x + col * step + 2
+                drawn = pixels[top:top + inner.shape[0], left:left + inner.shape[1]]
+                assert (drawn == inner).all(), (row, col)
+        return step
+    raise AssertionError(f"the {size}×{size} image is not in the picture at a whole scale")
+
+
+def assert_map_drawn(picture, values: np.ndarray, grid: int, palette: np.ndarray,
+                     boxed: bool = False, cells=range(32, 0, -1)) -> None:
+    """The min-max heatmap of ``values`` (one per patch) is in the picture, whole pixels a patch,
+    one of ``cells`` pixels (``boxed``: but for the frame of a chosen patch)."""
+    from elvit_sphinx.views.heatmap import codes
+
+    colours = palette[codes(np.asarray(values, dtype=np.float64).reshape(grid, grid))]
+    for cell in cells:
+        block = np.repeat(np.repeat(colours, cell, axis=0), cell, axis=1)
+        share = 1 - 4 / grid ** 2 if boxed else 1.0
+        if find_block(picture, block, margin=3 if cell > 4 else 0, share=share) is not None:
+            return
+    raise AssertionError("the map is not in the picture")
+
+
+def test_similarity_picture_shows_the_image_and_the_first_tokens_maps_from_the_trace(small_trace):
+    from elvit_sphinx.interpretation import block_similarities
+    from elvit_sphinx.views.palettes import palette_rgb
+
+    view, grid = VIEWS["similarity"], small_trace.config.grid
+    # the numbers the page gets (float32), after every block
+    similarities = block_similarities(small_trace).astype(np.float32)
+    for token, option in ((0, "cls"), (grid + 2, grid + 1)):
+        picture = view.static(view.build(small_trace, {"token": option, "layer": 2}))
+        patch = assert_image_drawn(picture, small_trace["input.image"], grid)
+        # block 2 (counted from 1) large, a patch as large as on the image; every block in the strip
+        assert_map_drawn(picture, similarities[1][token, 1:], grid, palette_rgb("blues"),
+                         boxed=token > 0, cells=[patch])
+        for layer in range(small_trace.config.num_layers):
+            assert_map_drawn(picture, similarities[layer][token, 1:], grid, palette_rgb("blues"),
+                             cells=range(patch - 1, 0, -1))

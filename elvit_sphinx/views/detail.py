@@ -207,15 +207,11 @@ def _level_payload(output: ViewOutput, level_id: str) -> dict | None:
 def _mosaic_rgb(payload: dict, item: dict, palette: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """One item's mosaic in the palette's colours, white in the gaps (as mosaic.js paints it),
     resampled to ``size`` (width, height) pixels: whole cells when enlarged, averaged when shrunk."""
-    from PIL import Image
-
     layout = layout_from_json(item["layout"])
     codes = mosaic_codes(sheet_codes(payload["pictures"][item["tensor"]]), layout)
     rgb = np.asarray(palette)[np.maximum(codes, 0)]
     rgb[codes < 0] = 255
-    shrink = size[0] < layout.width
-    resample = Image.Resampling.BOX if shrink else Image.Resampling.NEAREST
-    return np.asarray(Image.fromarray(rgb.astype(np.uint8)).resize(size, resample))
+    return draw.resample(rgb, *size)
 
 
 def _count_text(item: dict) -> str:

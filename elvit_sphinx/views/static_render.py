@@ -130,3 +130,32 @@ class PixelLayout:
 
     def image(self):
         return to_image(self.figure)
+
+
+def resample(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An RGB array at ``width`` × ``height`` pixels: each pixel repeated when enlarged (the
+    picture keeps its exact colours), averaged when shrunk."""
+    from PIL import Image
+
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    shrink = width < rgb.shape[1] or height < rgb.shape[0]
+    method = Image.Resampling.BOX if shrink else Image.Resampling.NEAREST
+    return np.asarray(Image.fromarray(rgb).resize((width, height), method))
+
+
+def whole_scale(size: int, target: float) -> float:
+    """The scale that shows ``size`` pixels in about ``target``: a whole number when enlarging
+    (every source pixel the same square), ``target / size`` when shrinking."""
+    return max(1, int(target // size)) if size <= target else target / size
+
+
+def value_map(values, grid: int, palette_packed: dict, cell: int) -> tuple[np.ndarray, float, float]:
+    """``grid``² values (patches in reading order) as a min-max heatmap, ``cell`` pixels a
+    patch, as the page paints it (``heatmap.codes``); returns (RGB, min, max)."""
+    from elvit_sphinx.views.heatmap import codes
+
+    values = np.asarray(values, dtype=np.float64).reshape(grid, grid)
+    rgb = coloured(codes(values), decode(palette_packed))
+    return np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1), float(values.min()), float(values.max())
