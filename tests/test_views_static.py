@@ -157,3 +157,19 @@ def test_similarity_picture_shows_the_image_and_the_first_tokens_maps_from_the_t
         for layer in range(small_trace.config.num_layers):
             assert_map_drawn(picture, similarities[layer][token, 1:], grid, palette_rgb("blues"),
                              cells=range(patch - 1, 0, -1))
+
+
+def test_attention_compare_picture_shows_the_first_blocks_three_maps_from_the_trace(small_trace):
+    from elvit_sphinx.interpretation import attention_rollout, block_similarities, mean_head_attention
+    from elvit_sphinx.views.palettes import palette_rgb
+
+    view, grid, blues = VIEWS["attention-compare"], small_trace.config.grid, palette_rgb("blues")
+    for head in ("mean", 1):
+        picture = view.static(view.build(small_trace, {"layer": 2, "head": head}))
+        patch = assert_image_drawn(picture, small_trace["input.image"], grid)
+        mean = mean_head_attention(small_trace)
+        attention = (mean[1, 0, 1:] if head == "mean"
+                     else small_trace.block(1, "attention.probs")[head, 0, 1:])
+        for values in (block_similarities(small_trace)[1, 0, 1:], attention,
+                       attention_rollout(mean)[1, 0, 1:]):  # block 2, counted from 1
+            assert_map_drawn(picture, values.astype(np.float32), grid, blues, cells=[patch])
