@@ -103,9 +103,10 @@ def test_detail_picture_paints_the_opened_levels_mosaics_from_the_trace(small_tr
     assert view.static(view.build(small_trace, {"open": "model"})).size != view.static(output).size
 
 
-def assert_image_drawn(picture, image: np.ndarray, grid: int) -> int:
+def assert_image_drawn(picture, image: np.ndarray, grid: int) -> tuple[int, int, int]:
     """Every patch of ``image`` is in the picture, pixel for pixel, at one place (the grid lines
-    drawn over the patches' edges aside), at a whole scale; returns a patch's side there."""
+    drawn over the patches' edges aside), at a whole scale; returns where its top-left corner is
+    (x, y) and a patch's side there."""
     size, patch = image.shape[0], image.shape[0] // grid
     pixels = np.asarray(picture.convert("RGB"))
     for scale in range(1, 5):
@@ -122,7 +123,7 @@ def assert_image_drawn(picture, image: np.ndarray, grid: int) -> int:
                 top, left = y + row * step + 2, x + col * step + 2
                 drawn = pixels[top:top + inner.shape[0], left:left + inner.shape[1]]
                 assert (drawn == inner).all(), (row, col)
-        return step
+        return x, y, step
     raise AssertionError(f"the {size}×{size} image is not in the picture at a whole scale")
 
 
@@ -150,7 +151,7 @@ def test_similarity_picture_shows_the_image_and_the_first_tokens_maps_from_the_t
     similarities = block_similarities(small_trace).astype(np.float32)
     for token, option in ((0, "cls"), (grid + 2, grid + 1)):
         picture = view.static(view.build(small_trace, {"token": option, "layer": 2}))
-        patch = assert_image_drawn(picture, small_trace["input.image"], grid)
+        patch = assert_image_drawn(picture, small_trace["input.image"], grid)[2]
         # block 2 (counted from 1) large, a patch as large as on the image; every block in the strip
         assert_map_drawn(picture, similarities[1][token, 1:], grid, palette_rgb("blues"),
                          boxed=token > 0, cells=[patch])
@@ -166,10 +167,31 @@ def test_attention_compare_picture_shows_the_first_blocks_three_maps_from_the_tr
     view, grid, blues = VIEWS["attention-compare"], small_trace.config.grid, palette_rgb("blues")
     for head in ("mean", 1):
         picture = view.static(view.build(small_trace, {"layer": 2, "head": head}))
-        patch = assert_image_drawn(picture, small_trace["input.image"], grid)
+        patch = assert_image_drawn(picture, small_trace["input.image"], grid)[2]
         mean = mean_head_attention(small_trace)
         attention = (mean[1, 0, 1:] if head == "mean"
                      else small_trace.block(1, "attention.probs")[head, 0, 1:])
         for values in (block_similarities(small_trace)[1, 0, 1:], attention,
                        attention_rollout(mean)[1, 0, 1:]):  # block 2, counted from 1
             assert_map_drawn(picture, values.astype(np.float32), grid, blues, cells=[patch])
+
+
+def test_patch_predictions_picture_frames_the_first_patch_on_the_image(small_trace):
+    from elvit_sphinx.views.static_render import ACCENT, BAR_TOP
+
+    view, grid = VIEWS["patch-predictions"], small_trace.config.grid
+    red, orange = (np.array(list(bytes.fromhex(c[1:]))) for c in (ACCENT, BAR_TOP))
+    for patch in (0, grid * grid - 2):
+        picture = view.static(view.build(small_trace, {"patch": patch}))
+        image = small_trace["input.image"]
+        x, y, side = assert_image_drawn(picture, image, grid)
+        scale = side * grid // image.shape[0]
+        big = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1).astype(int)
+        pixels = np.asarray(picture.convert("RGB")).astype(int)
+        drawn = pixels[y:y + big.shape[0], x:x + big.shape[1]]
+        # red where the image is not: the frame
+        ys, xs = np.nonzero((np.abs(drawn - red).sum(-1) < 40) & (np.abs(big - red).sum(-1) > 120))
+        row, col = divmod(patch, grid)
+        assert abs(xs.min() - col * side) <= 3 and abs(xs.max() - (col + 1) * side) <= 3
+        assert abs(ys.min() - row * side) <= 3 and abs(ys.max() - (row + 1) * side) <= 3
+        assert (np.abs(pixels - orange).sum(-1) < 40).any()  # the charts highlight the top class
