@@ -11,6 +11,7 @@ import pytest
 
 from code_graph.sources import locate
 from elvit_sphinx.views import VIEWS
+from elvit_sphinx.views.base import ViewOutput
 from elvit_sphinx.views.encoding import decode
 
 BOOK_GLOSSARY = Path(__file__).parent.parent / "book" / "glossary.md"
@@ -195,3 +196,24 @@ def test_patch_predictions_picture_frames_the_first_patch_on_the_image(small_tra
         assert abs(xs.min() - col * side) <= 3 and abs(xs.max() - (col + 1) * side) <= 3
         assert abs(ys.min() - row * side) <= 3 and abs(ys.max() - (row + 1) * side) <= 3
         assert (np.abs(pixels - orange).sum(-1) < 40).any()  # the charts highlight the top class
+
+
+def test_codegraph_picture_draws_every_node_at_its_place_in_the_layout():
+    from elvit_sphinx.views.codegraph import NODE_STYLE, static_placement
+
+    view = VIEWS["codegraph"]
+    source = locate("transformers.models.vit.modeling_vit")
+    for files in ([source], [source, BOOK_GLOSSARY]):
+        data = view.build(files, {}).data
+        picture = view.static(ViewOutput(data))
+        pixels = np.asarray(picture.convert("RGB")).astype(int)
+        scale, (left, top) = static_placement(data)
+        assert picture.width <= 1400 and picture.width == round(data["width"] * scale) + 2 * left
+        kinds = {node["kind"] for node in data["nodes"]}
+        assert kinds == ({"class", "external", "concept"} if len(files) > 1 else {"class", "external"})
+        for node in data["nodes"]:  # the marker's fill at the node's place: blue, grey or orange
+            fill = np.array(list(bytes.fromhex(NODE_STYLE[node["kind"]][1][1:])))
+            if not node["used"]:  # faded over the white page
+                fill = np.rint(0.45 * fill + 0.55 * 255)
+            centre = pixels[round(top + node["y"] * scale), round(left + node["x"] * scale)]
+            assert np.abs(centre - fill).max() <= 3, (node["label"], centre, fill)
