@@ -11,6 +11,8 @@ import pytest
 
 from code_graph.sources import locate
 from elvit_sphinx.views import VIEWS
+from elvit_sphinx.views.base import ViewOutput
+from elvit_sphinx.views.encoding import decode
 
 BOOK_GLOSSARY = Path(__file__).parent.parent / "book" / "glossary.md"
 
@@ -57,3 +59,161 @@ def test_static_picture_at_other_geometries(request, name, geometry):
     picture = view.static(view_output(view, request.getfixturevalue(geometry)))
     assert picture.width * picture.height <= 4_000_000  # a figure for a page, not a poster
     assert np.asarray(picture.convert("RGB"), dtype=np.float64).std() > 20
+
+
+# --- one specific check per view ------------------------------------------------------------------
+
+def find_block(picture, block: np.ndarray, margin: int = 2, share: float = 1.0) -> tuple[int, int] | None:
+    """Where ``block`` (H×W×3) sits in the picture, pixel for pixel (its outer ``margin`` pixels
+    may be covered by a frame; ``share`` of the others must match, where a box marks a cell), or
+    None."""
+    pixels = np.asarray(picture.convert("RGB"))
+    inner = block[margin:block.shape[0] - margin, margin:block.shape[1] - margin]
+    h, w = inner.shape[:2]
+    first = inner[0]
+    for y in range(pixels.shape[0] - h + 1):
+        row = pixels[y]
+        for x in np.flatnonzero((row[:pixels.shape[1] - w + 1] == first[0]).all(-1)):
+            if (row[x:x + w] == first).mean() < share:
+                continue
+            if (pixels[y:y + h, x:x + w] == inner).all(-1).mean() >= share:
+                return int(x) - margin, y - margin
+    return None
+
+
+def test_detail_picture_paints_the_opened_levels_mosaics_from_the_trace(small_trace):
+    from elvit_sphinx.views import detail, heatmap
+    from elvit_sphinx.views.mosaic import layout_from_json, mosaic_codes, sheet_codes
+
+    view = VIEWS["detail"]
+    output = view.build(small_trace, {"open": "block 0"})
+    item = output.data["levels"]["block-0"]["items"][0]  # the LayerNorm before the attention
+    layout = layout_from_json(item["layout"])
+    codes = mosaic_codes(sheet_codes(output.data["inline"]["payload"]["pictures"][item["tensor"]]), layout)
+    expected = heatmap.codes(small_trace[item["tensor"]].T, axis=1)  # one row per channel
+    for channel in (0, layout.count // 2, layout.count - 1):
+        ox, oy = layout.origin(channel)
+        for token in (0, 1, layout.tokens - 1):
+            cx, cy = layout.cell(token)
+            assert codes[oy + cy, ox + cx] == expected[channel, token]
+    assert (codes >= 0).sum() == layout.count * layout.tokens  # every value once, gaps −1
+    palette = decode(output.data["palette"]).reshape(256, 3)
+    mosaic = detail._mosaic_rgb(output.data["inline"]["payload"], item, palette,
+                                (layout.width, layout.height))
+    assert find_block(view.static(output), mosaic) is not None  # drawn cell for cell
+    assert view.static(view.build(small_trace, {"open": "model"})).size != view.static(output).size
+
+
+def assert_image_drawn(picture, image: np.ndarray, grid: int) -> tuple[int, int, int]:
+    """Every patch of ``image`` is in the picture, pixel for pixel, at one place (the grid lines
+    drawn over the patches' edges aside), at a whole scale; returns where its top-left corner is
+    (x, y) and a patch's side there."""
+    size, patch = image.shape[0], image.shape[0] // grid
+    pixels = np.asarray(picture.convert("RGB"))
+    for scale in range(1, 5):
+        big = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+        step = patch * scale
+        first = big[2:step - 2, 2:step - 2]
+        found = find_block(picture, first, margin=0)
+        if found is None:
+            continue
+        x, y = found[0] - 2, found[1] - 2
+        for row in range(grid):
+            for col in range(grid):
+                inner = big[row * step + 2:(row + 1) * step - 2, col * step + 2:(col + 1) * step - 2]
+                top, left = y + row * step + 2, x + col * step + 2
+                drawn = pixels[top:top + inner.shape[0], left:left + inner.shape[1]]
+                assert (drawn == inner).all(), (row, col)
+        return x, y, step
+    raise AssertionError(f"the {size}×{size} image is not in the picture at a whole scale")
+
+
+def assert_map_drawn(picture, values: np.ndarray, grid: int, palette: np.ndarray,
+                     boxed: bool = False, cells=range(32, 0, -1)) -> None:
+    """The min-max heatmap of ``values`` (one per patch) is in the picture, whole pixels a patch,
+    one of ``cells`` pixels (``boxed``: but for the frame of a chosen patch)."""
+    from elvit_sphinx.views.heatmap import codes
+
+    colours = palette[codes(np.asarray(values, dtype=np.float64).reshape(grid, grid))]
+    for cell in cells:
+        block = np.repeat(np.repeat(colours, cell, axis=0), cell, axis=1)
+        share = 1 - 4 / grid ** 2 if boxed else 1.0
+        if find_block(picture, block, margin=3 if cell > 4 else 0, share=share) is not None:
+            return
+    raise AssertionError("the map is not in the picture")
+
+
+def test_similarity_picture_shows_the_image_and_the_first_tokens_maps_from_the_trace(small_trace):
+    from elvit_sphinx.interpretation import block_similarities
+    from elvit_sphinx.views.palettes import palette_rgb
+
+    view, grid = VIEWS["similarity"], small_trace.config.grid
+    # the numbers the page gets (float32), after every block
+    similarities = block_similarities(small_trace).astype(np.float32)
+    for token, option in ((0, "cls"), (grid + 2, grid + 1)):
+        picture = view.static(view.build(small_trace, {"token": option, "layer": 2}))
+        patch = assert_image_drawn(picture, small_trace["input.image"], grid)[2]
+        # block 2 (counted from 1) large, a patch as large as on the image; every block in the strip
+        assert_map_drawn(picture, similarities[1][token, 1:], grid, palette_rgb("blues"),
+                         boxed=token > 0, cells=[patch])
+        for layer in range(small_trace.config.num_layers):
+            assert_map_drawn(picture, similarities[layer][token, 1:], grid, palette_rgb("blues"),
+                             cells=range(patch - 1, 0, -1))
+
+
+def test_attention_compare_picture_shows_the_first_blocks_three_maps_from_the_trace(small_trace):
+    from elvit_sphinx.interpretation import attention_rollout, block_similarities, mean_head_attention
+    from elvit_sphinx.views.palettes import palette_rgb
+
+    view, grid, blues = VIEWS["attention-compare"], small_trace.config.grid, palette_rgb("blues")
+    for head in ("mean", 1):
+        picture = view.static(view.build(small_trace, {"layer": 2, "head": head}))
+        patch = assert_image_drawn(picture, small_trace["input.image"], grid)[2]
+        mean = mean_head_attention(small_trace)
+        attention = (mean[1, 0, 1:] if head == "mean"
+                     else small_trace.block(1, "attention.probs")[head, 0, 1:])
+        for values in (block_similarities(small_trace)[1, 0, 1:], attention,
+                       attention_rollout(mean)[1, 0, 1:]):  # block 2, counted from 1
+            assert_map_drawn(picture, values.astype(np.float32), grid, blues, cells=[patch])
+
+
+def test_patch_predictions_picture_frames_the_first_patch_on_the_image(small_trace):
+    from elvit_sphinx.views.static_render import ACCENT, BAR_TOP
+
+    view, grid = VIEWS["patch-predictions"], small_trace.config.grid
+    red, orange = (np.array(list(bytes.fromhex(c[1:]))) for c in (ACCENT, BAR_TOP))
+    for patch in (0, grid * grid - 2):
+        picture = view.static(view.build(small_trace, {"patch": patch}))
+        image = small_trace["input.image"]
+        x, y, side = assert_image_drawn(picture, image, grid)
+        scale = side * grid // image.shape[0]
+        big = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1).astype(int)
+        pixels = np.asarray(picture.convert("RGB")).astype(int)
+        drawn = pixels[y:y + big.shape[0], x:x + big.shape[1]]
+        # red where the image is not: the frame
+        ys, xs = np.nonzero((np.abs(drawn - red).sum(-1) < 40) & (np.abs(big - red).sum(-1) > 120))
+        row, col = divmod(patch, grid)
+        assert abs(xs.min() - col * side) <= 3 and abs(xs.max() - (col + 1) * side) <= 3
+        assert abs(ys.min() - row * side) <= 3 and abs(ys.max() - (row + 1) * side) <= 3
+        assert (np.abs(pixels - orange).sum(-1) < 40).any()  # the charts highlight the top class
+
+
+def test_codegraph_picture_draws_every_node_at_its_place_in_the_layout():
+    from elvit_sphinx.views.codegraph import NODE_STYLE, static_placement
+
+    view = VIEWS["codegraph"]
+    source = locate("transformers.models.vit.modeling_vit")
+    for files in ([source], [source, BOOK_GLOSSARY]):
+        data = view.build(files, {}).data
+        picture = view.static(ViewOutput(data))
+        pixels = np.asarray(picture.convert("RGB")).astype(int)
+        scale, (left, top) = static_placement(data)
+        assert picture.width <= 1400 and picture.width == round(data["width"] * scale) + 2 * left
+        kinds = {node["kind"] for node in data["nodes"]}
+        assert kinds == ({"class", "external", "concept"} if len(files) > 1 else {"class", "external"})
+        for node in data["nodes"]:  # the marker's fill at the node's place: blue, grey or orange
+            fill = np.array(list(bytes.fromhex(NODE_STYLE[node["kind"]][1][1:])))
+            if not node["used"]:  # faded over the white page
+                fill = np.rint(0.45 * fill + 0.55 * 255)
+            centre = pixels[round(top + node["y"] * scale), round(left + node["x"] * scale)]
+            assert np.abs(centre - fill).max() <= 3, (node["label"], centre, fill)

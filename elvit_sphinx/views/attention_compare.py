@@ -37,8 +37,9 @@ import numpy as np
 
 from elvit_sphinx.interpretation import attention_rollout, block_similarities, mean_head_attention
 from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode, encode_png
+from elvit_sphinx.views.encoding import decode, decode_png, encode, encode_png
 from elvit_sphinx.views.palettes import palette_rgb
 from elvit_sphinx.views.similarity import LIBRARIES, layer_option, layer_problems, start_layer, word_or_number
 
@@ -90,6 +91,71 @@ def alt(config: TraceConfig, options: dict) -> str:
             "rollout up to that block, beside the input image.")
 
 
+# ----------------------------------------------------------------------------- static picture
+#: Sizes of the static picture's panels, in pixels (about; pictures take whole pixels a patch).
+PANEL, MARGIN, GAP = 224, 16, 28
+#: The three maps: key in the data, title, decimals of the colour bar's numbers, what it measures.
+PANELS = (
+    ("similarity", "Cosine similarity to CLS", 4,
+     "How closely each patch token's vector after this block points the same way as the CLS "
+     "token's vector (the EL-VIT view)."),
+    ("attention", "CLS attention", 5,
+     "How much weight the CLS token's query gives each patch in this block's attention; over "
+     "all tokens the weights sum to 1."),
+    ("rollout", "Attention rollout", 5,
+     "How much of each input patch has flowed into CLS through every block up to this one, "
+     "counting the residual path."),
+)
+
+
+def shown_maps(output: ViewOutput) -> dict[str, np.ndarray]:
+    """The three maps (N values each) the page opens with: its block, and its head's attention
+    (the chunk of every head's) or the mean of the heads."""
+    data = output.data
+    layer, head = data["start_layer"] - 1, data["start_head"]
+    maps = {key: decode(data[key])[layer] for key, *_ in PANELS}
+    if head != "mean":
+        maps["attention"] = decode(output.chunks["heads"]["heads"])[layer, head]
+    return maps
+
+
+def static(output: ViewOutput):
+    """The image and the three maps of the block (and head) the page opens with, each with its
+    colour bar and the sentence saying what it measures."""
+    import textwrap
+
+    data = output.data
+    grid, patch, size = data["grid"], data["patch"], data["size"]
+    layer, head = data["start_layer"] - 1, data["start_head"]
+    side = round(size * draw.whole_scale(size, PANEL))
+    cell = max(1, round(side / grid))
+    panel = max(side, grid * cell, PANEL)  # room for the titles and sentences
+    chars = int(panel / 6.2)
+    sentences = [textwrap.wrap(sentence, chars) for *_, sentence in PANELS]
+    top = MARGIN + 24
+    height = top + max(side, grid * cell) + 52 + 15 * max(len(lines) for lines in sentences) + MARGIN
+    canvas = draw.PixelLayout(2 * MARGIN + 4 * panel + 3 * GAP, height)
+    which = "the mean of the heads" if head == "mean" else f"head {head}"
+    canvas.text(MARGIN, MARGIN, f"Where did CLS look? Block {data['start_layer']} of {data['layers']}, "
+                                f"attention of {which}", size=10, weight="bold")
+    image = decode_png(data["image"])
+    canvas.text(MARGIN, top, "The image", size=9)
+    draw.picture(canvas.axes(MARGIN, top + 18, side, side), draw.resample(image, side, side), grid=grid)
+    maps = shown_maps(output)
+    for index, (key, title, decimals, _) in enumerate(PANELS):
+        x = MARGIN + (index + 1) * (panel + GAP)
+        if key == "attention":
+            title = "CLS attention, mean of the heads" if head == "mean" else f"CLS attention, head {head}"
+        canvas.text(x, top, title, size=9)
+        rgb, low, high = draw.value_map(maps[key], grid, data["palette"], cell)
+        draw.picture(canvas.axes(x, top + 18, grid * cell, grid * cell), rgb)
+        draw.colorbar(canvas.axes(x, top + 22 + grid * cell, grid * cell, 10), data["palette"],
+                      f"{low:.{decimals}f}".replace("-", "−"), f"{high:.{decimals}f}".replace("-", "−"))
+        canvas.text(x, top + 52 + grid * cell, "\n".join(sentences[index]), size=8, linespacing=1.25)
+    return canvas.image()
+
+
+
 VIEW = ViewSpec(
     name="attention-compare",
     option_spec={"layer": layer_option, "head": head_option},
@@ -98,4 +164,5 @@ VIEW = ViewSpec(
     build=build,
     alt=alt,
     libraries=LIBRARIES,
+    static=static,
 )

@@ -42,6 +42,7 @@ Example (MyST)::
 
 from __future__ import annotations
 
+import math
 import posixpath
 from pathlib import Path
 
@@ -179,9 +180,147 @@ def alt(files: list[Path], options: dict) -> str:
             f"{concepts}, with their inheritance, instantiation and call relations.")
 
 
+# ----------------------------------------------------------------------------- static picture
+#: The static picture draws the layout this many pixels a layout unit (CSS pixel), less where
+#: the graph would be wider than MAX_WIDTH pixels.
+STATIC_SCALE, MAX_WIDTH, MARGIN, HEADER, LEGEND = 1.5, 1360, 16, 30, 46
+#: The colours of the page's style sheet (elvit.css, light theme).
+TEXT, MUTED, PANEL, BLUE, ORANGE = "#222222", "#555555", "#f6f6f6", "#0a84ff", "#d95f02"
+#: Each kind of edge as the page draws it: colour, dashes (in layout units), bend, marker, legend.
+EDGE_STYLE = {
+    "inherits": (MUTED, (6, 3), -0.18, "hollow", "inherits from"),
+    "instantiates": (TEXT, None, 0.0, "arrow", "instantiates"),
+    "calls": (BLUE, (2, 3), 0.18, "arrow", "calls"),
+    "implemented_by": (ORANGE, (7, 2, 1, 2), 0.0, "dot", "implemented by"),
+}
+#: Each kind of node: marker shape, fill, outline, outline dashes, label colour, legend.
+NODE_STYLE = {
+    "class": ("o", BLUE, TEXT, None, TEXT, "class of the file"),
+    "external": ("o", PANEL, MUTED, (2, 2), TEXT, "base class from outside the file"),
+    "concept": ("s", ORANGE, TEXT, None, MUTED, "glossary term"),
+}
+#: DejaVu Sans Mono advances 1233/2048 of its size per character.
+MONO_ADVANCE = 1233 / 2048
+
+
+def _edge_path(a: dict, b: dict, kind: str, radius: float):
+    """The quadratic curve the page draws from node a to node b: (start, control, end)."""
+    dx, dy = b["x"] - a["x"], b["y"] - a["y"]
+    length = math.hypot(dx, dy) or 1.0
+    ux, uy, r = dx / length, dy / length, radius + 1.5
+    x1, y1 = a["x"] + ux * r, a["y"] + uy * r
+    x2, y2 = b["x"] - ux * (r + 1), b["y"] - uy * (r + 1)
+    bend = EDGE_STYLE[kind][2] * length
+    return (x1, y1), ((x1 + x2) / 2 - uy * bend, (y1 + y2) / 2 + ux * bend), (x2, y2)
+
+
+def _draw_edge(ax, a: dict, b: dict, kind: str, radius: float, scale: float) -> None:
+    from matplotlib.patches import Circle, PathPatch, Polygon
+    from matplotlib.path import Path as CurvePath
+
+    colour, dashes, _, marker, _ = EDGE_STYLE[kind]
+    start, control, end = _edge_path(a, b, kind, radius)
+    style = {"edgecolor": colour, "facecolor": "none", "linewidth": 1.3 * scale * 0.72,
+             "alpha": 0.8 if kind == "implemented_by" else 1.0}
+    if dashes:
+        style["linestyle"] = (0, tuple(d / 1.3 for d in dashes))
+    ax.add_patch(PathPatch(CurvePath([start, control, end],
+                                     [CurvePath.MOVETO, CurvePath.CURVE3, CurvePath.CURVE3]), **style))
+    tx, ty = end[0] - control[0], end[1] - control[1]
+    norm = math.hypot(tx, ty) or 1.0
+    tx, ty = tx / norm, ty / norm
+    if marker == "dot":
+        ax.add_patch(Circle((end[0] - 4 * tx, end[1] - 4 * ty), 4, facecolor=colour, edgecolor="none"))
+        return
+    # A triangle 8 units long and 8 wide, its tip at the end (the page's marker).
+    back = (end[0] - 8 * tx, end[1] - 8 * ty)
+    corners = [end, (back[0] - 4 * ty, back[1] + 4 * tx), (back[0] + 4 * ty, back[1] - 4 * tx)]
+    fill = PANEL if marker == "hollow" else colour
+    ax.add_patch(Polygon(corners, closed=True, facecolor=fill, edgecolor=colour, linewidth=0.8))
+
+
+def _draw_node(ax, node: dict, data: dict, font_size: float) -> None:
+    from matplotlib.patches import Circle, FancyBboxPatch, Rectangle
+
+    shape, fill, outline, dashes, label_colour, _ = NODE_STYLE[node["kind"]]
+    alpha, radius = 1.0 if node["used"] else 0.45, data["radius"]
+    style = {"facecolor": fill, "edgecolor": outline, "linewidth": 1.1, "alpha": alpha}
+    if dashes:
+        style["linestyle"] = (0, dashes)
+    if shape == "s":
+        ax.add_patch(Rectangle((node["x"] - radius, node["y"] - radius), 2 * radius, 2 * radius, **style))
+    else:
+        ax.add_patch(Circle((node["x"], node["y"]), radius, **style))
+    x0, y0, x1, y1 = node["box"]
+    ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=3",
+                                facecolor="white", edgecolor="none", alpha=0.85 * alpha))
+    ax.text(x0 + data["padding"] / 2, (y0 + y1) / 2, node["label"], family="DejaVu Sans Mono",
+            fontsize=font_size, color=label_colour, alpha=alpha, ha="left", va="center_baseline")
+
+
+def _legend(canvas, x: float, y: float, kinds: list[str], node_kinds: list[str], faded: bool) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = []
+    for kind in kinds:
+        colour, dashes, _, _, words = EDGE_STYLE[kind]
+        handles.append(Line2D([], [], color=colour, linewidth=1.6, label=words,
+                              linestyle=(0, dashes) if dashes else "-"))
+    for kind in node_kinds:
+        shape, fill, outline, _, _, words = NODE_STYLE[kind]
+        handles.append(Line2D([], [], linestyle="none", marker=shape, markersize=9, markerfacecolor=fill,
+                              markeredgecolor=outline, label=words))
+    if faded:
+        handles.append(Patch(facecolor=BLUE, edgecolor=TEXT, alpha=0.45, label="not used by the model"))
+    canvas.figure.legend(handles=handles, loc="upper left", ncols=min(4, len(handles)), frameon=False,
+                         fontsize=9, bbox_to_anchor=(x / canvas.width, 1 - y / canvas.height),
+                         handlelength=2.6, columnspacing=1.6, borderaxespad=0)
+
+
+def static_placement(data: dict) -> tuple[float, tuple[float, float]]:
+    """Where the static picture draws the layout: pixels a layout unit, and the pixel (x, y) of
+    the layout's origin (below the title and the legend)."""
+    scale = min(STATIC_SCALE, MAX_WIDTH / data["width"])
+    node_kinds = {node["kind"] for node in data["nodes"]}
+    faded = not all(node["used"] for node in data["nodes"])
+    legend_rows = -(-(len(data["edge_kinds"]) + len(node_kinds) + faded) // 4)
+    return scale, (MARGIN, MARGIN + HEADER + 22 * legend_rows + 6)
+
+
+def static(output: ViewOutput):
+    """The graph as the page draws it, from the layout computed here: nodes at their places with
+    their labels, edges by kind, classes the model does not use faded, and a legend."""
+    from elvit_sphinx.views import static_render as draw
+
+    data = output.data
+    node_kinds = [kind for kind in NODE_STYLE if any(n["kind"] == kind for n in data["nodes"])]
+    faded = not all(node["used"] for node in data["nodes"])
+    scale, (left, top) = static_placement(data)
+    width, height = data["width"] * scale, data["height"] * scale
+    canvas = draw.PixelLayout(round(width + 2 * MARGIN), round(top + height + MARGIN))
+    concepts = " and the glossary terms they implement" if "concept" in node_kinds else ""
+    canvas.text(MARGIN, MARGIN, f"The classes of {data['source']['file']}{concepts}", size=11,
+                weight="bold")
+    _legend(canvas, MARGIN, MARGIN + HEADER, data["edge_kinds"], node_kinds, faded)
+    ax = canvas.axes(left, top, width, height)
+    ax.set_xlim(0, data["width"])
+    ax.set_ylim(data["height"], 0)
+    ax.axis("off")
+    nodes = data["nodes"]
+    for source, target, kind in data["edges"]:
+        _draw_edge(ax, nodes[source], nodes[target], kind, data["radius"], scale)
+    # one character of the label font advances char_width layout units, as on the page
+    font_size = data["char_width"] * scale / MONO_ADVANCE * 72 / draw.DPI
+    for node in nodes:
+        _draw_node(ax, node, data, font_size)
+    return canvas.image()
+
+
+
 VIEW = ViewSpec(name="codegraph", build=build, validate=validate, alt=alt, links=links,
                 option_spec={"module": directives.unchanged_required,
                              "root": directives.unchanged_required,
                              "glossary": directives.unchanged_required},
                 defaults={"module": MODEL_MODULE, "root": MODEL_CLASS},
-                source_files=source_files)
+                source_files=source_files, static=static)

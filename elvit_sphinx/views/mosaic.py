@@ -169,3 +169,33 @@ def rgb_thumbnail_png(image: np.ndarray, size: int) -> str:
     buffer = io.BytesIO()
     thumb.save(buffer, "PNG", optimize=True)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# --- The static picture (views/detail.py): the mosaic painted here, as mosaic.js paints it -----
+
+def layout_from_json(entry: dict) -> Layout:
+    """The :class:`Layout` a ``layout.to_json()`` came from."""
+    return Layout(**{name: entry[name] for name in Layout.__dataclass_fields__})
+
+
+def sheet_codes(picture_payload: dict) -> np.ndarray:
+    """The palette indices a :func:`picture` payload's PNG holds (rows × cols, uint8)."""
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(picture_payload["png"]))).convert("L"))
+
+
+def mosaic_codes(codes: np.ndarray, layout: Layout) -> np.ndarray:
+    """The mosaic as palette indices (layout.height × layout.width, int16), −1 in the gaps and
+    beside the CLS cell: every tile or map at :meth:`Layout.origin`, as ``mosaic.paint`` does."""
+    out = np.full((layout.height, layout.width), -1, dtype=np.int16)
+    origins = np.array([layout.origin(i) for i in range(layout.count)], dtype=np.intp).reshape(-1, 2)
+    if layout.kind == "maps":
+        n = layout.tokens
+        maps = np.asarray(codes)[:layout.count * n].reshape(layout.count, n, n)
+        for (x, y), values in zip(origins, maps, strict=True):
+            out[y:y + n, x:x + n] = values
+        return out
+    cells = np.array([layout.cell(t) for t in range(layout.tokens)], dtype=np.intp).reshape(-1, 2)
+    rows = origins[:, 1, None] + cells[None, :, 1]
+    cols = origins[:, 0, None] + cells[None, :, 0]
+    out[rows, cols] = np.asarray(codes)[:layout.count, :layout.tokens]
+    return out

@@ -39,8 +39,9 @@ from docutils.parsers.rst.directives import nonnegative_int, positive_int
 
 from elvit_sphinx.interpretation import token_logits, token_probabilities
 from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode, encode_png
+from elvit_sphinx.views.encoding import decode, decode_png, encode, encode_png
 from elvit_sphinx.views.image_menu import image_entry, images_option, menu_traces, validate_images
 from elvit_sphinx.views.prediction import CHARTS, MAX_BARS
 
@@ -112,6 +113,53 @@ def alt(config: TraceConfig, options: dict) -> str:
             f"beside the image with its {config.grid}×{config.grid} patch grid.")
 
 
+# ----------------------------------------------------------------------------- static picture
+#: Sizes of the static picture's parts, in pixels (the image takes whole pixels a pixel).
+PANEL, CHART, BAR, MARGIN, GAP = 224, 300, 20, 16, 30
+
+
+def static(output: ViewOutput):
+    """The image with its patch grid and the first patch framed, and the head's probabilities for
+    the CLS token and for that patch's token, side by side in the same class order."""
+    data = output.data
+    grid, patch, size, start = data["grid"], data["patch"], data["size"], data["start"]
+    labels, count = data["labels"], len(data["classes"])
+    probs = decode(data["probs"])  # tokens × shown classes
+    best, best_prob = decode(data["best"]), decode(data["best_prob"])
+    side = round(size * draw.whole_scale(size, PANEL))
+    room = 12 + 6.5 * max(len(label) for label in labels)  # the class names left of the bars
+    chart_height = BAR * count + 44
+    top = MARGIN + 24
+    height = top + max(side + 40, chart_height + 20) + MARGIN
+    width = round(MARGIN * 2 + side + 2 * (GAP + room + CHART))
+    canvas = draw.PixelLayout(width, height)
+    row, col = divmod(start, grid)
+
+    def top_text(token: int) -> str:
+        return f"{data['all_labels'][int(best[token])]} ({100 * float(best_prob[token]):.1f}%)"
+
+    canvas.text(MARGIN, MARGIN, "The model's head applied to the CLS token and to one patch's token",
+                size=10, weight="bold")
+    canvas.text(MARGIN, top, f"The image: patch {start} framed", size=9)
+    scale = side / size
+    image = draw.resample(decode_png(data["image"]), side, side)
+    box = (col * patch * scale, row * patch * scale, patch * scale, patch * scale)
+    draw.picture(canvas.axes(MARGIN, top + 18, side, side), image, grid=grid, box=box)
+    canvas.text(MARGIN, top + 24 + side, f"{grid}×{grid} patches of {patch}×{patch} pixels", size=8,
+                color="#555555")
+    x = MARGIN + side + GAP
+    for token, title in ((0, f"CLS token → {top_text(0)}"),
+                         (start + 1, f"Patch {start} (row {row}, col {col}) → {top_text(start + 1)}")):
+        winner = int(best[token])
+        highlight = data["classes"].index(winner) if winner in data["classes"] else None
+        canvas.text(x, top, title, size=9)
+        draw.bars(canvas.axes(x + room, top + 22, CHART - 40, chart_height - 44), labels, probs[token],
+                  highlight=highlight, xlabel="probability", xmax=1.0)
+        x += room + CHART + GAP
+    return canvas.image()
+
+
+
 VIEW = ViewSpec(
     name="patch-predictions",
     option_spec={"patch": nonnegative_int, "top": positive_int, "images": images_option},
@@ -119,4 +167,5 @@ VIEW = ViewSpec(
     build=build,
     alt=alt,
     libraries=LIBRARIES,
+    static=static,
 )

@@ -45,10 +45,13 @@ Example:
 
 from __future__ import annotations
 
-from elvit_sphinx.interpretation import block_similarities, upper_triangle
+import numpy as np
+
+from elvit_sphinx.interpretation import block_similarities, full_from_upper, upper_triangle
 from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode, encode_png
+from elvit_sphinx.views.encoding import decode, decode_png, encode, encode_png
 from elvit_sphinx.views.image_menu import image_entry, images_option, menu_traces, validate_images
 from elvit_sphinx.views.palettes import palette_rgb
 
@@ -142,6 +145,95 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     return build_from_traces(menu_traces(trace, options), options)
 
 
+# ----------------------------------------------------------------------------- static picture
+#: Sizes of the static picture's panels, in pixels (about; pictures take whole pixels a patch).
+PANEL, STRIP_MAP, STRIP_PER_ROW, MARGIN, GAP = 256, 96, 12, 16, 24
+
+
+def token_name(token: int, grid: int) -> str:
+    """"CLS" or "patch 45 (row 3, col 3)", as the page writes a token."""
+    if token == 0:
+        return "CLS"
+    patch = token - 1
+    return f"patch {patch} (row {patch // grid}, col {patch % grid})"
+
+
+def number(value: float) -> str:
+    """A similarity with four decimals and a true minus sign."""
+    return f"{value:.4f}".replace("-", "−")
+
+
+def token_rows(output: ViewOutput, token: int, image: int = 0) -> np.ndarray:
+    """The similarity of ``token`` to the N patches after every block (L×N), from the chunks the
+    page loads (upper triangles of the T×T matrices)."""
+    data = output.data
+    return np.stack([full_from_upper(decode(output.chunks[f"sim-{image}-{layer}"]["sim"]),
+                                     data["tokens"])[token, 1:] for layer in range(data["layers"])])
+
+
+def static(output: ViewOutput):
+    """The image (the chosen patch framed), the chosen token's map after the block shown first
+    with its colour bar and what the readout says, and the strip of its map after every block."""
+    data = output.data
+    grid, patch, size, layers = data["grid"], data["patch"], data["size"], data["layers"]
+    token, layer = data["start_token"], data["start_layer"] - 1
+    rows = token_rows(output, token)
+    image = decode_png(data["image"])
+    side = round(size * draw.whole_scale(size, PANEL))
+    cell = max(1, round(side / grid))
+    per_row = -(-layers // -(-layers // STRIP_PER_ROW))
+    strip_cell = max(1, STRIP_MAP // grid)
+    strip_rows = -(-layers // per_row)
+    strip_width = per_row * grid * strip_cell + (per_row - 1) * 8
+    width = max(MARGIN * 2 + side + GAP + grid * cell + GAP + 400, MARGIN * 2 + strip_width)
+    top = MARGIN + 22
+    strip_top = top + max(side, grid * cell + 56) + 40
+    height = strip_top + strip_rows * (grid * strip_cell + 20) + MARGIN
+    canvas = draw.PixelLayout(width, height)
+    who = "the CLS token" if token == 0 else f"patch {token - 1}"
+    box = None
+    if token:
+        row, col = divmod(token - 1, grid)
+        scale = side / size
+        box = (col * patch * scale, row * patch * scale, patch * scale, patch * scale)
+    canvas.text(MARGIN, MARGIN, "The image" + (f": {who} chosen" if token else ""), size=9)
+    draw.picture(canvas.axes(MARGIN, top, side, side), draw.resample(image, side, side), grid=grid, box=box)
+    x = MARGIN + side + GAP
+    values = rows[layer]
+    heat, low, high = draw.value_map(values, grid, data["palette"], cell)
+    canvas.text(x, MARGIN, f"Similarity to {who} after block {layer + 1} of {layers}", size=9)
+    draw.picture(canvas.axes(x, top, grid * cell, grid * cell), heat,
+                 box=None if token == 0 else (col * cell, row * cell, cell, cell))
+    draw.colorbar(canvas.axes(x, top + grid * cell + 30, grid * cell, 10), data["palette"],
+                  number(low), number(high), "cosine similarity (bluer = more similar)")
+    others = [j for j in range(grid * grid) if j != token - 1]  # a patch is most similar to itself
+    best = max(others, key=lambda j: (values[j], -j))
+    worst = min(others, key=lambda j: (values[j], j))
+    draw.text_panel(canvas.axes(x + grid * cell + GAP, top, 400, side), [
+        f"{token_name(token, grid)} after block {layer + 1}:",
+        f"most similar  {token_name(best + 1, grid)}: {number(values[best])}",
+        f"least similar {token_name(worst + 1, grid)}: {number(values[worst])}",
+        "",
+        "Colours are min–max normalised per map:",
+        "read the numbers on the colour bar.",
+    ])
+    canvas.text(MARGIN, strip_top - 22, f"The same map after every block (block {layer + 1} framed)", size=9)
+    for index in range(layers):
+        r, c = divmod(index, per_row)
+        x, y = MARGIN + c * (grid * strip_cell + 8), strip_top + r * (grid * strip_cell + 20)
+        small = draw.value_map(rows[index], grid, data["palette"], strip_cell)[0]
+        ax = canvas.axes(x, y, grid * strip_cell, grid * strip_cell)
+        draw.picture(ax, small)
+        if index == layer:
+            for spine in ax.spines.values():
+                spine.set_edgecolor(draw.ACCENT)
+                spine.set_linewidth(2.5)
+        canvas.text(x + grid * strip_cell / 2, y + grid * strip_cell + 3, f"block {index + 1}", size=8,
+                    ha="center")
+    return canvas.image()
+
+
+
 VIEW = ViewSpec(
     name="similarity",
     option_spec={"layer": layer_option, "token": token_option, "images": images_option},
@@ -150,4 +242,5 @@ VIEW = ViewSpec(
     build=build,
     alt=alt,
     libraries=LIBRARIES,
+    static=static,
 )

@@ -92,3 +92,70 @@ def text_panel(ax, lines: list[str]) -> None:
     ax.axis("off")
     ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=8, family="monospace", color=TEXT,
             transform=ax.transAxes)
+
+
+def colorbar(ax, palette_packed: dict, low: str, high: str, label: str = "") -> None:
+    """A horizontal colour bar: palette index 0 at the left (``low``), 255 at the right (``high``)."""
+    ax.imshow(coloured(np.arange(256)[None, :], decode(palette_packed)), aspect="auto",
+              interpolation="nearest", extent=(0, 256, 1, 0))
+    ax.set_yticks([])
+    ax.set_xticks([0, 256], [low, high], fontsize=8)
+    ax.tick_params(axis="x", length=2, pad=2, colors=TEXT)
+    first, last = ax.get_xticklabels()
+    first.set_horizontalalignment("left")
+    last.set_horizontalalignment("right")
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_linewidth(0.5)
+    if label:
+        ax.set_title(label, fontsize=8, color=TEXT, loc="left")
+
+
+class PixelLayout:
+    """A figure laid out in pixels from its top-left corner (matplotlib counts from the bottom
+    left, in fractions): panels and texts placed where a computed layout puts them."""
+
+    def __init__(self, width_px: int, height_px: int):
+        self.width, self.height = int(width_px), int(height_px)
+        self.figure = new_figure(self.width, self.height)
+
+    def axes(self, x: float, y: float, width: float, height: float):
+        """An axes whose box is ``width`` × ``height`` pixels with its top-left corner at (x, y)."""
+        return self.figure.add_axes((x / self.width, 1 - (y + height) / self.height,
+                                     width / self.width, height / self.height))
+
+    def text(self, x: float, y: float, text: str, size: float = 9, **style) -> None:
+        """Text whose top-left corner is at (x, y) pixels (``ha``/``va`` override the anchor)."""
+        style = {"ha": "left", "va": "top", "color": TEXT} | style
+        self.figure.text(x / self.width, 1 - y / self.height, text, fontsize=size, **style)
+
+    def image(self):
+        return to_image(self.figure)
+
+
+def resample(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An RGB array at ``width`` × ``height`` pixels: each pixel repeated when enlarged (the
+    picture keeps its exact colours), averaged when shrunk."""
+    from PIL import Image
+
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    shrink = width < rgb.shape[1] or height < rgb.shape[0]
+    method = Image.Resampling.BOX if shrink else Image.Resampling.NEAREST
+    return np.asarray(Image.fromarray(rgb).resize((width, height), method))
+
+
+def whole_scale(size: int, target: float) -> float:
+    """The scale that shows ``size`` pixels in about ``target``: a whole number when enlarging
+    (every source pixel the same square), ``target / size`` when shrinking."""
+    return max(1, int(target // size)) if size <= target else target / size
+
+
+def value_map(values, grid: int, palette_packed: dict, cell: int) -> tuple[np.ndarray, float, float]:
+    """``grid``² values (patches in reading order) as a min-max heatmap, ``cell`` pixels a
+    patch, as the page paints it (``heatmap.codes``); returns (RGB, min, max)."""
+    from elvit_sphinx.views.heatmap import codes
+
+    values = np.asarray(values, dtype=np.float64).reshape(grid, grid)
+    rgb = coloured(codes(values), decode(palette_packed))
+    return np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1), float(values.min()), float(values.max())
