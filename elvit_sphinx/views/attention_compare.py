@@ -125,8 +125,7 @@ def static(output: ViewOutput):
     import textwrap
 
     data = output.data
-    grid, patch, size = data["grid"], data["patch"], data["size"]
-    layer, head = data["start_layer"] - 1, data["start_head"]
+    grid, size, head = data["grid"], data["size"], data["start_head"]
     side = round(size * draw.whole_scale(size, PANEL))
     cell = max(1, round(side / grid))
     panel = max(side, grid * cell, PANEL)  # room for the titles and sentences
@@ -153,7 +152,6 @@ def static(output: ViewOutput):
                       f"{low:.{decimals}f}".replace("-", "−"), f"{high:.{decimals}f}".replace("-", "−"))
         canvas.text(x, top + 52 + grid * cell, "\n".join(sentences[index]), size=8, linespacing=1.25)
     return canvas.image()
-
 
 
 VIEW = ViewSpec(

@@ -49,8 +49,14 @@ from elvit_sphinx.views.base import ViewOutput, ViewSpec, to_json
 from elvit_sphinx.views.detail_levels import Item, Level, levels, notes, parse_level
 from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.model_map import part_info, part_links, shape_text, tensor_shapes
-from elvit_sphinx.views.mosaic import (layout_for, layout_from_json, mosaic_codes, picture,
-                                       rgb_thumbnail_png, sheet_codes)
+from elvit_sphinx.views.mosaic import (
+    layout_for,
+    layout_from_json,
+    mosaic_codes,
+    picture,
+    rgb_thumbnail_png,
+    sheet_codes,
+)
 from elvit_sphinx.views.palettes import palette_rgb
 
 LIBRARIES = ("glossary.js", "focus.js", "mosaic.js")
