@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from code_graph.sources import locate
-from elvit_sphinx.views import VIEWS
+from elvit_sphinx.views import VIEWS, posembed
+from elvit_sphinx.views.palettes import palette_rgb
 
 BOOK_GLOSSARY = Path(__file__).parent.parent / "book" / "glossary.md"
 
@@ -57,3 +58,25 @@ def test_static_picture_at_other_geometries(request, name, geometry):
     picture = view.static(view_output(view, request.getfixturevalue(geometry)))
     assert picture.width * picture.height <= 4_000_000  # a figure for a page, not a poster
     assert np.asarray(picture.convert("RGB"), dtype=np.float64).std() > 20
+
+
+def drawn(name: str, trace, **options) -> np.ndarray:
+    """The view's static picture for these options (over its defaults), as an RGB array."""
+    view = VIEWS[name]
+    output = view.build(trace, dict(view.defaults) | OPTIONS.get(name, {}) | options)
+    return np.asarray(view.static(output).convert("RGB"))
+
+
+def colour_count(pixels: np.ndarray, colour) -> int:
+    """How many pixels have exactly this colour."""
+    return int(np.all(pixels == np.asarray(colour, dtype=pixels.dtype), axis=-1).sum())
+
+
+def test_posembed_picture_shows_the_chosen_position_as_most_similar(small_trace):
+    """The chosen token's own cell of the similarity map (cos = 1) is the darkest blue of the
+    −1…1 scale, a whole cell of it; the untrained model's other positions stay far lighter."""
+    pixels = drawn("posembed", small_trace, token=30)
+    darkest = palette_rgb("blues")[255]
+    assert colour_count(pixels, darkest) > 150  # one cell of the map, not just the colour bar's end
+    similarity = posembed.similarities(small_trace["param.position_embeddings"], 30)
+    assert np.nanmax(np.delete(similarity, 30)) < 0.9
