@@ -4,13 +4,15 @@ the selection the page opens with, the same bytes every time, at every geometry.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from code_graph.sources import locate
-from elvit_sphinx.views import VIEWS, posembed
+from elvit_sphinx.views import VIEWS, heatmap
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.palettes import palette_rgb
 
 BOOK_GLOSSARY = Path(__file__).parent.parent / "book" / "glossary.md"
@@ -60,23 +62,46 @@ def test_static_picture_at_other_geometries(request, name, geometry):
     assert np.asarray(picture.convert("RGB"), dtype=np.float64).std() > 20
 
 
-def drawn(name: str, trace, **options) -> np.ndarray:
-    """The view's static picture for these options (over its defaults), as an RGB array."""
+
+def drawn(name: str, trace, **options):
+    """The view's drawing (a matplotlib figure) for these options over its defaults, and its
+    picture as an RGB array."""
     view = VIEWS[name]
     output = view.build(trace, dict(view.defaults) | OPTIONS.get(name, {}) | options)
-    return np.asarray(view.static(output).convert("RGB"))
+    figure = importlib.import_module(f"elvit_sphinx.views.{name}").drawing(output)
+    return figure, np.asarray(draw.to_image(figure))
 
 
-def colour_count(pixels: np.ndarray, colour) -> int:
-    """How many pixels have exactly this colour."""
-    return int(np.all(pixels == np.asarray(colour, dtype=pixels.dtype), axis=-1).sum())
+def titled(figure, start: str):
+    """The one panel of the figure whose title starts with ``start``."""
+    found = [ax for ax in figure.axes if ax.get_title(loc="left").startswith(start)]
+    assert len(found) == 1, [ax.get_title(loc="left") for ax in figure.axes]
+    return found[0]
 
 
-def test_posembed_picture_shows_the_chosen_position_as_most_similar(small_trace):
-    """The chosen token's own cell of the similarity map (cos = 1) is the darkest blue of the
-    −1…1 scale, a whole cell of it; the untrained model's other positions stay far lighter."""
-    pixels = drawn("posembed", small_trace, token=30)
-    darkest = palette_rgb("blues")[255]
-    assert colour_count(pixels, darkest) > 150  # one cell of the map, not just the colour bar's end
-    similarity = posembed.similarities(small_trace["param.position_embeddings"], 30)
-    assert np.nanmax(np.delete(similarity, 30)) < 0.9
+def colours_at(ax, pixels: np.ndarray, points) -> np.ndarray:
+    """The picture's colours at these (x, y) points in the panel's data units."""
+    x, y = np.rint(ax.transData.transform(np.asarray(points, dtype=np.float64))).astype(int).T
+    return pixels[pixels.shape[0] - y, x].astype(np.int64)
+
+
+def cell_centres(rows: int, cols: int, left: float = 0.0) -> np.ndarray:
+    """(x, y) of the centres of a rows × cols raster's cells, row by row."""
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    return np.stack([left + xx.ravel() + 0.5, yy.ravel() + 0.5], axis=1)
+
+
+def test_posembed_picture_shows_the_similarities_of_the_chosen_position(small_trace):
+    """Every patch cell of the map has the colour of its cosine similarity on the −1…1 blue scale;
+    the chosen position's own cell (cos = 1) is the darkest blue."""
+    token, grid = 30, small_trace.config.grid
+    figure, pixels = drawn("posembed", small_trace, token=token)
+    position = small_trace["param.position_embeddings"].astype(np.float64)
+    unit = position / np.linalg.norm(position, axis=1, keepdims=True)
+    cosine = unit @ unit[token]
+    expected = palette_rgb("blues")[np.rint((cosine[1:] + 1) / 2 * 255).astype(int)]
+    ax = titled(figure, "Cosine similarity")
+    found = colours_at(ax, pixels, cell_centres(grid, grid, left=draw.PATCHES_LEFT))
+    assert np.abs(found - expected).max() <= 3  # one palette step at most (rounding)
+    assert (found[token - 1] == palette_rgb("blues")[255]).all()
+

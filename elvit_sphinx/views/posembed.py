@@ -121,7 +121,7 @@ def similarity_summary(similarity: np.ndarray, token: int, grid: int) -> str:
             f"({draw.fmt(similarity[worst], 3)}); mean |cos| {draw.fmt(np.abs(values).mean(), 3)}.")
 
 
-def static(output: ViewOutput):
+def drawing(output: ViewOutput):
     """The addition as three T×D maps, then the chosen token's similarity map and vectors."""
     data = output.data
     grid, tokens, hidden, token = data["grid"], data["tokens"], data["hidden"], data["start"]
@@ -130,7 +130,7 @@ def static(output: ViewOutput):
     width, matrix_width = 1200, 320
     matrix_height = int(min(260, max(130, 1.25 * tokens)))
     map_width = 330
-    map_height = map_width * grid / (grid + 2.1)
+    map_height = map_width * grid / (grid + draw.PATCHES_LEFT)
     height = int(30 + matrix_height + 70 + map_height + 65 + 75)
     figure = draw.new_figure(width, height)
 
@@ -180,7 +180,12 @@ def static(output: ViewOutput):
             "and column.")
     draw.text_block(draw.panel(figure, 10, height - 75, width - 20, 70),
                     [similarity_summary(similarity, token, grid), note], chars=190)
-    return draw.to_image(figure)
+    return figure
+
+
+def static(output: ViewOutput):
+    """The figure as the page opens it, as a picture."""
+    return draw.to_image(drawing(output))
 
 
 VIEW = ViewSpec(

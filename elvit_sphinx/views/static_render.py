@@ -20,6 +20,8 @@ TEXT = "#222222"
 ACCENT = "#ff3b30"
 BAR, BAR_TOP = "#7570b3", "#d95f02"
 BLUE, MUTED, BORDER, PANEL = "#0a84ff", "#555555", "#c8c8c8", "#f6f6f6"
+#: token_grid: the CLS cell's side and where the patches start, in patch cells (x in the panel).
+CLS_CELL, PATCHES_LEFT = 1.5, 2.1
 
 
 def new_figure(width_px: int, height_px: int):
@@ -117,8 +119,7 @@ def token_grid(ax, codes: np.ndarray, palette_packed: dict, grid: int, chosen: i
     from matplotlib.patches import Rectangle
 
     colours = coloured(np.asarray(codes), decode(palette_packed))
-    cls_size, gap = 1.5, 0.6
-    left = cls_size + gap
+    cls_size, left = CLS_CELL, PATCHES_LEFT
     ax.imshow(colours[1:].reshape(grid, grid, 3), interpolation="nearest",
               extent=(left, left + grid, grid, 0))
     ax.add_patch(Rectangle((0, 0), cls_size, cls_size, facecolor=colours[0] / 255, edgecolor=BORDER))
