@@ -105,3 +105,15 @@ def test_posembed_picture_shows_the_similarities_of_the_chosen_position(small_tr
     assert np.abs(found - expected).max() <= 3  # one palette step at most (rounding)
     assert (found[token - 1] == palette_rgb("blues")[255]).all()
 
+
+def test_layernorm_picture_shows_the_chosen_layernorm(small_trace):
+    """The output grid shows y of the chosen token at the chosen LayerNorm, cell by cell, and the
+    input grid its x."""
+    options = {"block": 1, "norm": "after", "token": 5, "feature": 7}
+    figure, pixels = drawn("layernorm", small_trace, **options)
+    rows, cols = heatmap.grid_shape(small_trace.config.hidden_size)
+    for title, name in (("x:", "encoder.layer.1.residual_1"), ("y =", "encoder.layer.1.layernorm_after")):
+        expected = palette_rgb("viridis")[heatmap.codes(small_trace[name][5])]
+        found = colours_at(titled(figure, title), pixels, cell_centres(rows, cols))
+        same = (found == expected).all(axis=1)
+        assert same.sum() >= len(same) - 1, title  # the framed feature's centre may be the frame
