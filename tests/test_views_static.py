@@ -81,8 +81,8 @@ def titled(figure, start: str):
 
 def colours_at(ax, pixels: np.ndarray, points) -> np.ndarray:
     """The picture's colours at these (x, y) points in the panel's data units."""
-    x, y = np.rint(ax.transData.transform(np.asarray(points, dtype=np.float64))).astype(int).T
-    return pixels[pixels.shape[0] - y, x].astype(np.int64)
+    x, y = np.floor(ax.transData.transform(np.asarray(points, dtype=np.float64))).astype(int).T
+    return pixels[pixels.shape[0] - 1 - y, x].astype(np.int64)  # display y counts from the bottom
 
 
 def cell_centres(rows: int, cols: int, left: float = 0.0) -> np.ndarray:
@@ -117,3 +117,24 @@ def test_layernorm_picture_shows_the_chosen_layernorm(small_trace):
         found = colours_at(titled(figure, title), pixels, cell_centres(rows, cols))
         same = (found == expected).all(axis=1)
         assert same.sum() >= len(same) - 1, title  # the framed feature's centre may be the frame
+
+
+def test_attention_picture_shows_the_chosen_head_from_the_trace(small_trace):
+    """The weights matrix and the CLS row's map have the colours of the trace's own softmax
+    weights (the page recomputes them from Q and K: one palette step of rounding at most), for
+    the chosen block and head; the chosen row is framed in red."""
+    figure, pixels = drawn("attention", small_trace, layer=1, head=2, token=40)
+    probs = small_trace["encoder.layer.1.attention.probs"][2].astype(np.float64)
+    viridis = palette_rgb("viridis").astype(np.int64)
+    step = np.abs(np.diff(viridis, axis=0)).max()  # the largest change between neighbouring colours
+    grid, tokens = small_trace.config.grid, small_trace.config.num_tokens
+
+    found = colours_at(titled(figure, "CLS row"), pixels, cell_centres(grid, grid))
+    assert np.abs(found - viridis[heatmap.codes(probs[0, 1:])]).max() <= step
+
+    matrix = titled(figure, "Weights")
+    found = colours_at(matrix, pixels, cell_centres(tokens, tokens)).reshape(tokens, tokens, 3)
+    expected = viridis[heatmap.codes(probs)]
+    inner = [r for r in range(1, tokens - 1) if abs(r - 40) > 1]  # not under the border or the frame
+    assert np.abs(found[inner, 1:-1] - expected[inner, 1:-1]).max() <= step
+    assert (found[40, 1:-1] == [255, 59, 48]).all()  # the chosen row, framed
