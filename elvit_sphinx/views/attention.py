@@ -166,8 +166,10 @@ def row_text(scores: np.ndarray, weights: np.ndarray, row: int, grid: int, head_
     tokens = len(scores)
     top_scores = np.argsort(-scores[row], kind="stable")[:TOP]
     top_weights = np.argsort(-weights[row], kind="stable")[:TOP]
-    listed = lambda values, order, digits: ", ".join(  # noqa: E731
-        f"{short_name(j)}: {draw.fmt(values[row, j], digits)}" for j in order)
+
+    def listed(values: np.ndarray, order: np.ndarray, digits: int) -> str:
+        return ", ".join(f"{short_name(j)}: {draw.fmt(values[row, j], digits)}" for j in order)
+
     return [
         f"Row {row} (query: {where(row, grid)}): scores s = q·k/√{head_dim} with all {tokens} keys. "
         f"Largest: {listed(scores, top_scores, 3)}; CLS key {draw.fmt(scores[row, 0], 3)}.",
@@ -224,7 +226,8 @@ def drawing(output: ViewOutput):
     ax = draw.panel(figure, 10, top, side, side)
     draw.picture(ax, decode(data["image"]),
                  "Where the CLS token looks" if row == 0 else f"Where token {row} looks",
-                 box=None if row == 0 else ((row - 1) % grid * patch, (row - 1) // grid * patch, patch, patch))
+                 box=None if row == 0 else ((row - 1) % grid * patch, (row - 1) // grid * patch,
+                                            patch, patch))
     patches = weights[row, 1:]
     ax.imshow(draw.coloured(heatmap.codes(patches), decode(palette)).reshape(grid, grid, 3), alpha=0.58,
               interpolation="nearest", extent=(0, size, size, 0), zorder=0.5)

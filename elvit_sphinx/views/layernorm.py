@@ -163,6 +163,11 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     )
 
 
+def norm_list_index(layers: int, block: int, norm: str) -> int:
+    """Where (block, norm) is in :func:`norm_list` (the page's ``normIndex``)."""
+    return 2 * layers if norm == "final" else 2 * block + (norm == "after")
+
+
 def significant(value: float, digits: int = 4) -> str:
     """``value.toPrecision(digits)`` as the page writes μ, σ² and σ (a real minus sign)."""
     mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
@@ -194,10 +199,10 @@ def neighbours(hidden: int, feature: int, width: int = 7) -> range:
 def drawing(output: ViewOutput):
     """The token map of spreads, the chosen token's numbers and formula, and its five grids."""
     data = output.data
-    grid, tokens, hidden, rows, cols = data["grid"], data["tokens"], data["hidden"], data["rows"], data["cols"]
+    grid, hidden, rows, cols = data["grid"], data["hidden"], data["rows"], data["cols"]
     start = data["start"]
     token, j = start["token"], start["feature"]
-    index = 2 * data["layers"] if start["norm"] == "final" else 2 * start["block"] + (start["norm"] == "after")
+    index = norm_list_index(data["layers"], start["block"], start["norm"])
     first = {key: decode(packed).astype(np.float64) for key, packed in data["first"].items()}
     x = first["x"]
     mean = x.mean()
@@ -258,8 +263,9 @@ def drawing(output: ViewOutput):
         draw.heatmap(ax, heatmap.codes(values[key]).reshape(rows, cols), data["viridis"], title,
                      box=(j % cols, j // cols, 1, 1))
         lo, hi = values[key].min(), values[key].max()
-        ax.set_xlabel(f"all {draw.fmt(lo, 4)}" if lo == hi else f"colours: {draw.fmt(lo, 4)} … {draw.fmt(hi, 4)}",
-                      fontsize=8, color=draw.TEXT)
+        colours = (f"all {draw.fmt(lo, 4)}" if lo == hi else
+                   f"colours: {draw.fmt(lo, 4)} … {draw.fmt(hi, 4)}")
+        ax.set_xlabel(colours, fontsize=8, color=draw.TEXT)
     return figure
 
 
