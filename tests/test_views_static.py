@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from code_graph.sources import locate
-from elvit_sphinx.views import VIEWS, heatmap
+from elvit_sphinx.views import VIEWS, gelu, heatmap
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.palettes import palette_rgb
 
@@ -138,3 +138,27 @@ def test_attention_picture_shows_the_chosen_head_from_the_trace(small_trace):
     inner = [r for r in range(1, tokens - 1) if abs(r - 40) > 1]  # not under the border or the frame
     assert np.abs(found[inner, 1:-1] - expected[inner, 1:-1]).max() <= step
     assert (found[40, 1:-1] == [255, 59, 48]).all()  # the chosen row, framed
+
+
+def test_gelu_picture_draws_the_curve_and_the_tokens_points(small_trace):
+    """The exact GELU curve (blue, with the dashed red tanh approximation over it) passes through
+    the pixels of (x, GELU(x)); points off the curve are background; the red marker sits on the
+    chosen token's most negative fc1 input."""
+    figure, pixels = drawn("gelu", small_trace, block=1, token=9)
+    plot = titled(figure, "GELU, and")
+    fc1 = small_trace["encoder.layer.1.mlp.fc1"][9].astype(np.float64)
+    x0, x1 = plot.get_xlim()
+    xs = np.linspace(x0, x1, 481)[10:-10]
+    xs = xs[np.abs(xs[:, None] - fc1[None, :]).min(axis=1) > 0.25]  # away from the token's dots
+    assert len(xs) > 50
+    on = colours_at(plot, pixels, np.stack([xs, gelu.gelu_exact(xs)], axis=1))
+    blue, red = np.array([10, 132, 255]), np.array([255, 59, 48])
+    share = np.clip((on - red) @ (blue - red) / ((blue - red) @ (blue - red)), 0, 1)
+    mixes = red + share[:, None] * (blue - red)  # a dash's edge blends the two lines' colours
+    assert np.abs(on - mixes).max() <= 30, on
+    off = colours_at(plot, pixels, np.stack([xs, gelu.gelu_exact(xs) + 0.5], axis=1))
+    assert (off >= 235).all()
+    lowest = int(np.argmin(fc1))
+    gelu_out = float(small_trace["encoder.layer.1.mlp.gelu"][9][lowest])
+    marker = colours_at(plot, pixels, [(fc1[lowest], gelu_out)])[0]
+    assert np.abs(marker - red).max() <= 10

@@ -50,6 +50,30 @@ def panel(figure, left: float, top: float, width: float, height: float):
                             width / fig_width, height / fig_height))
 
 
+def sketch(figure, left: float, top: float, width: float, height: float):
+    """A panel for a diagram: no axes, data units are pixels from the panel's top-left corner."""
+    ax = panel(figure, left, top, width, height)
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.axis("off")
+    return ax
+
+
+def box(ax, x: float, y: float, width: float, height: float, edge: str = BORDER, face: str = PANEL,
+        linewidth: float = 1.2) -> None:
+    """A rounded box (a diagram's step), at (x, y) = its top-left corner in the panel's units."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0,rounding_size=6",
+                                facecolor=face, edgecolor=edge, linewidth=linewidth))
+
+
+def arrow(ax, start: tuple[float, float], end: tuple[float, float], colour: str = MUTED) -> None:
+    """An arrow from ``start`` to ``end`` (head at the end)."""
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.5,
+                                                      "shrinkA": 0, "shrinkB": 0, "mutation_scale": 12})
+
+
 def fmt(value: float, digits: int) -> str:
     """A number as the page writes it (``elvit.fmt``): fixed digits, a real minus sign."""
     return f"{value:.{digits}f}".replace("-", "−")
