@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from code_graph.sources import locate
-from elvit_sphinx.views import VIEWS, gelu, heatmap
+from elvit_sphinx.views import VIEWS, gelu, heatmap, overview
 from elvit_sphinx.views import static_render as draw
+from elvit_sphinx.views.model_map import shape_text, tensor_shapes
 from elvit_sphinx.views.palettes import palette_rgb
 
 BOOK_GLOSSARY = Path(__file__).parent.parent / "book" / "glossary.md"
@@ -162,3 +163,30 @@ def test_gelu_picture_draws_the_curve_and_the_tokens_points(small_trace):
     gelu_out = float(small_trace["encoder.layer.1.mlp.gelu"][9][lowest])
     marker = colours_at(plot, pixels, [(fc1[lowest], gelu_out)])[0]
     assert np.abs(marker - red).max() <= 10
+
+
+def figure_texts(figure) -> list[str]:
+    return [text.get_text() for ax in figure.axes for text in ax.texts]
+
+
+@pytest.mark.parametrize("level", ["model", "encoder", "block 2"])
+def test_overview_picture_draws_the_level_the_page_opens_with(small_trace, level):
+    """One box per step at the opened level (the model's 7, then its blocks, then a block's 6
+    parts), each with its tensor and that tensor's shape for this model; a note per marked arrow."""
+    from matplotlib.patches import FancyBboxPatch
+
+    config = small_trace.config
+    figure, _pixels = drawn("overview", small_trace, open=level)
+    boxes = sum(isinstance(patch, FancyBboxPatch) for ax in figure.axes for patch in ax.patches)
+    layers = config.num_layers if level != "model" else 0
+    assert boxes == 7 + layers + (6 if level == "block 2" else 0)
+    texts = figure_texts(figure)
+    shapes = tensor_shapes(config)
+    for tensor in ("embeddings.patches", "embeddings.output", "layernorm"):
+        assert tensor in texts and shape_text(shapes[tensor]) in texts
+    assert f"{config.num_layers} blocks" in texts
+    if level == "block 2":
+        assert texts[0] == "Model  ›  Transformer encoder  ›  Block 2"
+        assert "attention.output" in texts and "mlp.fc2" in texts
+    notes = overview.notes(config)
+    assert notes["cls"] in texts and (notes["skip_1"] in texts) == (level == "block 2")
