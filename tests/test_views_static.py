@@ -190,3 +190,32 @@ def test_overview_picture_draws_the_level_the_page_opens_with(small_trace, level
         assert "attention.output" in texts and "mlp.fc2" in texts
     notes = overview.notes(config)
     assert notes["cls"] in texts and (notes["skip_1"] in texts) == (level == "block 2")
+
+
+def test_annotations_picture_frames_each_region_on_the_tensor(small_trace):
+    """The heatmap has the tensor's colours cell by cell; each annotated region is framed in red,
+    and its text is listed, numbered, under the picture."""
+    content = "rows 50..80, cols 60..100: a block of scores\nrow 120: one query's row"
+    figure, pixels = drawn("annotations", small_trace, tensor="encoder.layer.0.attention.scores",
+                           head=2, content=content)
+    ax = figure.axes[0]
+    tokens = small_trace.config.num_tokens
+    expected = palette_rgb("viridis")[heatmap.codes(small_trace["encoder.layer.0.attention.scores"][2])]
+    found = colours_at(ax, pixels, cell_centres(tokens, tokens)).reshape(tokens, tokens, 3)
+    inside = (slice(53, 78), slice(63, 98))  # well inside the first region, away from its frame
+    assert (found[inside] == expected[inside]).all()
+    red = np.array([255, 59, 48])
+    left_edge = colours_at(ax, pixels, [(60, r + 0.5) for r in range(58, 79)])  # below its number
+    assert np.abs(left_edge - red).max() <= 40  # a line's pixels, partly covered at its border
+    assert (colours_at(ax, pixels, [(c + 0.5, 120.5) for c in range(8, tokens - 2)]) == red).all()
+    texts = figure_texts(figure)
+    assert "1. rows 50–80, columns 60–100 — a block of scores" in texts
+    assert "2. rows 120, columns 0–196 — one query's row" in texts
+
+
+@pytest.mark.parametrize("tensor", ["input.image", "logits", "param.patch_kernel", "embeddings.with_cls"])
+def test_annotations_picture_of_every_kind_of_tensor(small_trace, tensor):
+    """Images, vectors, 4-D kernels and matrices each give a readable picture of page size."""
+    _figure, pixels = drawn("annotations", small_trace, tensor=tensor, content="col 0: the first column")
+    assert 400 <= pixels.shape[1] <= 1400 and 120 <= pixels.shape[0] <= 1400
+    assert (pixels == [255, 59, 48]).all(axis=-1).sum() > 50  # the region's frame
