@@ -55,8 +55,8 @@ from elvit_sphinx.views import heatmap
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, encode
-from elvit_sphinx.views.posembed import token_name
 from elvit_sphinx.views.palettes import palette_rgb
+from elvit_sphinx.views.posembed import token_name
 
 NORMS = ("before", "after", "final")
 PERIOD_MS = 150  # one feature per step: 192 features play in about 30 s
