@@ -218,9 +218,9 @@ def drawing(output: ViewOutput):
         draw.colorbar(draw.panel(figure, left + 70, top + side + 10, side - 70, 12), palette,
                       draw.fmt(values.min(), digits), draw.fmt(values.max(), digits), label)
         left += side + 40
-    draw.text_block(draw.panel(figure, left - 10, top, width - left, side),
-                    [paragraph + "\n" for paragraph in row_text(scores, weights, row, grid, head_dim)],
-                    chars=38, fontsize=9)
+    scores_text, weights_text = row_text(scores, weights, row, grid, head_dim)
+    draw.text_block(draw.panel(figure, left - 10, top, width - left, side), [scores_text, "", weights_text],
+                    chars=35, fontsize=9)
 
     top += side + 80
     ax = draw.panel(figure, 10, top, side, side)
