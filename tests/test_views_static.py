@@ -4,15 +4,19 @@ the selection the page opens with, the same bytes every time, at every geometry.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from code_graph.sources import locate
-from elvit_sphinx.views import VIEWS
+from elvit_sphinx.views import VIEWS, gelu, heatmap, overview
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput
 from elvit_sphinx.views.encoding import decode
+from elvit_sphinx.views.model_map import shape_text, tensor_shapes
+from elvit_sphinx.views.palettes import palette_rgb
 
 BOOK_GLOSSARY = Path(__file__).parent.parent / "book" / "glossary.md"
 
@@ -217,3 +221,159 @@ def test_codegraph_picture_draws_every_node_at_its_place_in_the_layout():
                 fill = np.rint(0.45 * fill + 0.55 * 255)
             centre = pixels[round(top + node["y"] * scale), round(left + node["x"] * scale)]
             assert np.abs(centre - fill).max() <= 3, (node["label"], centre, fill)
+
+def drawn(name: str, trace, **options):
+    """The view's drawing (a matplotlib figure) for these options over its defaults, and its
+    picture as an RGB array."""
+    view = VIEWS[name]
+    output = view.build(trace, dict(view.defaults) | OPTIONS.get(name, {}) | options)
+    figure = importlib.import_module(f"elvit_sphinx.views.{name}").drawing(output)
+    return figure, np.asarray(draw.to_image(figure))
+
+
+def titled(figure, start: str):
+    """The one panel of the figure whose title starts with ``start``."""
+    found = [ax for ax in figure.axes if ax.get_title(loc="left").startswith(start)]
+    assert len(found) == 1, [ax.get_title(loc="left") for ax in figure.axes]
+    return found[0]
+
+
+def colours_at(ax, pixels: np.ndarray, points) -> np.ndarray:
+    """The picture's colours at these (x, y) points in the panel's data units."""
+    x, y = np.floor(ax.transData.transform(np.asarray(points, dtype=np.float64))).astype(int).T
+    return pixels[pixels.shape[0] - 1 - y, x].astype(np.int64)  # display y counts from the bottom
+
+
+def cell_centres(rows: int, cols: int, left: float = 0.0) -> np.ndarray:
+    """(x, y) of the centres of a rows × cols raster's cells, row by row."""
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    return np.stack([left + xx.ravel() + 0.5, yy.ravel() + 0.5], axis=1)
+
+
+def test_posembed_picture_shows_the_similarities_of_the_chosen_position(small_trace):
+    """Every patch cell of the map has the colour of its cosine similarity on the −1…1 blue scale;
+    the chosen position's own cell (cos = 1) is the darkest blue."""
+    token, grid = 30, small_trace.config.grid
+    figure, pixels = drawn("posembed", small_trace, token=token)
+    position = small_trace["param.position_embeddings"].astype(np.float64)
+    unit = position / np.linalg.norm(position, axis=1, keepdims=True)
+    cosine = unit @ unit[token]
+    expected = palette_rgb("blues")[np.rint((cosine[1:] + 1) / 2 * 255).astype(int)]
+    ax = titled(figure, "Cosine similarity")
+    found = colours_at(ax, pixels, cell_centres(grid, grid, left=draw.PATCHES_LEFT))
+    assert np.abs(found - expected).max() <= 3  # one palette step at most (rounding)
+    assert (found[token - 1] == palette_rgb("blues")[255]).all()
+
+
+def test_layernorm_picture_shows_the_chosen_layernorm(small_trace):
+    """The output grid shows y of the chosen token at the chosen LayerNorm, cell by cell, and the
+    input grid its x."""
+    options = {"block": 1, "norm": "after", "token": 5, "feature": 7}
+    figure, pixels = drawn("layernorm", small_trace, **options)
+    rows, cols = heatmap.grid_shape(small_trace.config.hidden_size)
+    for title, name in (("x:", "encoder.layer.1.residual_1"), ("y =", "encoder.layer.1.layernorm_after")):
+        expected = palette_rgb("viridis")[heatmap.codes(small_trace[name][5])]
+        found = colours_at(titled(figure, title), pixels, cell_centres(rows, cols))
+        same = (found == expected).all(axis=1)
+        assert same.sum() >= len(same) - 1, title  # the framed feature's centre may be the frame
+
+
+def test_attention_picture_shows_the_chosen_head_from_the_trace(small_trace):
+    """The weights matrix and the CLS row's map have the colours of the trace's own softmax
+    weights (the page recomputes them from Q and K: one palette step of rounding at most), for
+    the chosen block and head; the chosen row is framed in red."""
+    figure, pixels = drawn("attention", small_trace, layer=1, head=2, token=40)
+    probs = small_trace["encoder.layer.1.attention.probs"][2].astype(np.float64)
+    viridis = palette_rgb("viridis").astype(np.int64)
+    step = np.abs(np.diff(viridis, axis=0)).max()  # the largest change between neighbouring colours
+    grid, tokens = small_trace.config.grid, small_trace.config.num_tokens
+
+    found = colours_at(titled(figure, "CLS row"), pixels, cell_centres(grid, grid))
+    assert np.abs(found - viridis[heatmap.codes(probs[0, 1:])]).max() <= step
+
+    matrix = titled(figure, "Weights")
+    found = colours_at(matrix, pixels, cell_centres(tokens, tokens)).reshape(tokens, tokens, 3)
+    expected = viridis[heatmap.codes(probs)]
+    inner = [r for r in range(1, tokens - 1) if abs(r - 40) > 1]  # not under the border or the frame
+    assert np.abs(found[inner, 1:-1] - expected[inner, 1:-1]).max() <= step
+    assert (found[40, 1:-1] == [255, 59, 48]).all()  # the chosen row, framed
+
+
+def test_gelu_picture_draws_the_curve_and_the_tokens_points(small_trace):
+    """The exact GELU curve (blue, with the dashed red tanh approximation over it) passes through
+    the pixels of (x, GELU(x)); points off the curve are background; the red marker sits on the
+    chosen token's most negative fc1 input."""
+    figure, pixels = drawn("gelu", small_trace, block=1, token=9)
+    plot = titled(figure, "GELU, and")
+    fc1 = small_trace["encoder.layer.1.mlp.fc1"][9].astype(np.float64)
+    x0, x1 = plot.get_xlim()
+    xs = np.linspace(x0, x1, 481)[10:-10]
+    xs = xs[np.abs(xs[:, None] - fc1[None, :]).min(axis=1) > 0.25]  # away from the token's dots
+    assert len(xs) > 50
+    on = colours_at(plot, pixels, np.stack([xs, gelu.gelu_exact(xs)], axis=1))
+    blue, red = np.array([10, 132, 255]), np.array([255, 59, 48])
+    share = np.clip((on - red) @ (blue - red) / ((blue - red) @ (blue - red)), 0, 1)
+    mixes = red + share[:, None] * (blue - red)  # a dash's edge blends the two lines' colours
+    assert np.abs(on - mixes).max() <= 30, on
+    off = colours_at(plot, pixels, np.stack([xs, gelu.gelu_exact(xs) + 0.5], axis=1))
+    assert (off >= 235).all()
+    lowest = int(np.argmin(fc1))
+    gelu_out = float(small_trace["encoder.layer.1.mlp.gelu"][9][lowest])
+    marker = colours_at(plot, pixels, [(fc1[lowest], gelu_out)])[0]
+    assert np.abs(marker - red).max() <= 10
+
+
+def figure_texts(figure) -> list[str]:
+    return [text.get_text() for ax in figure.axes for text in ax.texts]
+
+
+@pytest.mark.parametrize("level", ["model", "encoder", "block 2"])
+def test_overview_picture_draws_the_level_the_page_opens_with(small_trace, level):
+    """One box per step at the opened level (the model's 7, then its blocks, then a block's 6
+    parts), each with its tensor and that tensor's shape for this model; a note per marked arrow."""
+    from matplotlib.patches import FancyBboxPatch
+
+    config = small_trace.config
+    figure, _pixels = drawn("overview", small_trace, open=level)
+    boxes = sum(isinstance(patch, FancyBboxPatch) for ax in figure.axes for patch in ax.patches)
+    layers = config.num_layers if level != "model" else 0
+    assert boxes == 7 + layers + (6 if level == "block 2" else 0)
+    texts = figure_texts(figure)
+    shapes = tensor_shapes(config)
+    for tensor in ("embeddings.patches", "embeddings.output", "layernorm"):
+        assert tensor in texts and shape_text(shapes[tensor]) in texts
+    assert f"{config.num_layers} blocks" in texts
+    if level == "block 2":
+        assert texts[0] == "Model  ›  Transformer encoder  ›  Block 2"
+        assert "attention.output" in texts and "mlp.fc2" in texts
+    notes = overview.notes(config)
+    assert notes["cls"] in texts and (notes["skip_1"] in texts) == (level == "block 2")
+
+
+def test_annotations_picture_frames_each_region_on_the_tensor(small_trace):
+    """The heatmap has the tensor's colours cell by cell; each annotated region is framed in red,
+    and its text is listed, numbered, under the picture."""
+    content = "rows 50..80, cols 60..100: a block of scores\nrow 120: one query's row"
+    figure, pixels = drawn("annotations", small_trace, tensor="encoder.layer.0.attention.scores",
+                           head=2, content=content)
+    ax = figure.axes[0]
+    tokens = small_trace.config.num_tokens
+    expected = palette_rgb("viridis")[heatmap.codes(small_trace["encoder.layer.0.attention.scores"][2])]
+    found = colours_at(ax, pixels, cell_centres(tokens, tokens)).reshape(tokens, tokens, 3)
+    inside = (slice(53, 78), slice(63, 98))  # well inside the first region, away from its frame
+    assert (found[inside] == expected[inside]).all()
+    red = np.array([255, 59, 48])
+    left_edge = colours_at(ax, pixels, [(60, r + 0.5) for r in range(58, 79)])  # below its number
+    assert np.abs(left_edge - red).max() <= 40  # a line's pixels, partly covered at its border
+    assert (colours_at(ax, pixels, [(c + 0.5, 120.5) for c in range(8, tokens - 2)]) == red).all()
+    texts = figure_texts(figure)
+    assert "1. rows 50–80, columns 60–100 — a block of scores" in texts
+    assert "2. rows 120, columns 0–196 — one query's row" in texts
+
+
+@pytest.mark.parametrize("tensor", ["input.image", "logits", "param.patch_kernel", "embeddings.with_cls"])
+def test_annotations_picture_of_every_kind_of_tensor(small_trace, tensor):
+    """Images, vectors, 4-D kernels and matrices each give a readable picture of page size."""
+    _figure, pixels = drawn("annotations", small_trace, tensor=tensor, content="col 0: the first column")
+    assert 400 <= pixels.shape[1] <= 1400 and 120 <= pixels.shape[0] <= 1400
+    assert (pixels == [255, 59, 48]).all(axis=-1).sum() > 50  # the region's frame

@@ -44,13 +44,17 @@ Example:
 
 from __future__ import annotations
 
+import math
+import textwrap
+
 import numpy as np
 from docutils.parsers.rst import directives
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import heatmap
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.model_map import shape_text, tensor_shapes
 from elvit_sphinx.views.palettes import palette_rgb
 from elvit_sphinx.views.regions import RegionError, parse, resolve
@@ -157,6 +161,113 @@ def alt(config: TraceConfig, options: dict) -> str:
             f"region{'s' if count != 1 else ''} explained in text.")
 
 
+#: All of an axis's rows or columns, as the page's title names them (annotations.js AXES).
+AXIS_PLURALS = {"token": "tokens", "query token": "query tokens", "key token": "key tokens",
+                "channel": "channels", "class": "classes", "pixel row": "pixel rows",
+                "pixel column": "pixel columns", "row": "rows", "column": "columns"}
+#: The page's heatmap fits this box, whole pixels per cell up to 40 (annotations.js).
+FIT_WIDTH, FIT_HEIGHT = 740, 520
+
+
+def title(data: dict) -> str:
+    """The heatmap's title as the page writes it."""
+    what = (f"{data['tensor']}, head {data['head']} ({data['shape']})" if data["head"] is not None
+            else f"{data['tensor']} ({data['shape']})")
+    rows = f" · rows: {AXIS_PLURALS.get(data['row_axis'], data['row_axis'])}" if data["row_axis"] else ""
+    return f"{what}{rows} · columns: {AXIS_PLURALS.get(data['col_axis'], data['col_axis'])}"
+
+
+def region_text(region: dict) -> str:
+    """Where a region is, as the page lists it."""
+    rows, cols = ((region[f"{axis}0"], region[f"{axis}1"]) for axis in "rc")
+    return (f"rows {rows[0] if rows[0] == rows[1] else f'{rows[0]}–{rows[1]}'}, "
+            f"columns {cols[0] if cols[0] == cols[1] else f'{cols[0]}–{cols[1]}'}")
+
+
+def cell_size(rows: int, cols: int) -> float:
+    """Pixels per cell, as the page sizes the heatmap: whole pixels (at most 40) when cells fit."""
+    fit = min(FIT_WIDTH / cols, FIT_HEIGHT / rows)
+    return min(40, math.floor(fit)) if fit >= 1 else fit
+
+
+def bar_digits(lo: float, hi: float) -> int:
+    """Decimals for the colour range: those a reading from the colours can trust (the page's
+    ``formatApprox`` for half a colour step)."""
+    half = (hi - lo) / 510
+    return 4 if not half > 0 else min(6, max(0, math.ceil(-math.log10(half))))
+
+
+def mark_places(regions: list[dict], cell_width: float, cell_height: float,
+                room: float = 18) -> list[tuple[float, float]]:
+    """Where each region's number goes (col, row in cells): on its top-left corner, or further
+    along its top edge, then down its left edge, where it keeps ``room`` pixels from the numbers
+    placed before it."""
+    placed: list[tuple[float, float]] = []
+    for region in regions:
+        along = [(c, region["r0"]) for c in np.arange(region["c0"], region["c1"] + 1, room / cell_width)]
+        down = [(region["c0"], r) for r in np.arange(region["r0"], region["r1"] + 1, room / cell_height)]
+        free = [(float(c), float(r)) for c, r in along + down
+                if all(math.hypot((c - pc) * cell_width, (r - pr) * cell_height) >= room
+                       for pc, pr in placed)]
+        placed.append(free[0] if free else (region["c0"], region["r0"]))
+    return placed
+
+
+def drawing(output: ViewOutput):
+    """The tensor as a heatmap with every annotated region framed and numbered, its colour range,
+    and the numbered notes."""
+    from matplotlib.patches import Rectangle
+
+    data = output.data
+    rows, cols, regions = data["rows"], data["cols"], data["regions"]
+    scale = cell_size(rows, cols)
+    width_px, height_px = max(36, cols * scale), max(36, rows * scale)
+    width = int(max(720, width_px + 140))
+    chars = int((width - 20) / 6.6)
+    heading = textwrap.wrap(title(data), chars)
+    notes = [textwrap.wrap(f"{k + 1}. {region_text(r)} — {r['text']}", chars, subsequent_indent="    ")
+             for k, r in enumerate(regions)] or [["This figure has no notes."]]
+    lines = sum(len(note) for note in notes)
+    top = 16 + 16 * len(heading)
+    height = int(top + height_px + 64 + 17 * lines + 10)
+    figure = draw.new_figure(width, height)
+    figure.text(10 / width, 1 - 8 / height, "\n".join(heading), fontsize=9.5, color=draw.TEXT, va="top")
+
+    ax = draw.panel(figure, 70, top, width_px, height_px)
+    if "rgb" in data:
+        draw.picture(ax, decode(data["rgb"]), smooth=scale < 1)
+    else:
+        draw.heatmap(ax, decode(data["codes"]), data["palette"], smooth=scale < 1)
+        lo, hi = float(decode(data["lo"])[0]), float(decode(data["hi"])[0])
+        digits = bar_digits(lo, hi)
+        draw.colorbar(draw.panel(figure, 70 + 40, top + height_px + 30, 240, 12), data["palette"],
+                      draw.fmt(lo, digits), draw.fmt(hi, digits), "values")
+    ax.set_aspect("auto")
+    ax.set_xticks([0.5, cols - 0.5], ["0", str(cols - 1)], fontsize=8)
+    ax.set_yticks([0.5, rows - 0.5], ["0", str(rows - 1)], fontsize=8)
+    marks = mark_places(regions, width_px / cols, height_px / rows)
+    for k, (region, (col, row)) in enumerate(zip(regions, marks, strict=True)):
+        ax.add_patch(Rectangle((region["c0"], region["r0"]), region["c1"] - region["c0"] + 1,
+                               region["r1"] - region["r0"] + 1, fill=False, edgecolor=draw.ACCENT,
+                               linewidth=2, clip_on=False))
+        ax.text(col, row, str(k + 1), fontsize=8, fontweight="bold", color="white",
+                ha="center", va="center", clip_on=False,
+                bbox={"boxstyle": "circle,pad=0.25", "facecolor": draw.ACCENT, "edgecolor": "white"})
+
+    text = draw.sketch(figure, 10, top + height_px + 64, width - 20, 17 * lines + 6)
+    line = 12
+    for note in notes:
+        for words in note:
+            text.text(0, line, words, fontsize=9, color=draw.TEXT, va="baseline")
+            line += 17
+    return figure
+
+
+def static(output: ViewOutput):
+    """The figure with all its notes shown at once, as a picture."""
+    return draw.to_image(drawing(output))
+
+
 VIEW = ViewSpec(
     name="annotations",
     option_spec={"tensor": _tensor_option, "head": directives.nonnegative_int},
@@ -166,4 +277,5 @@ VIEW = ViewSpec(
     alt=alt,
     libraries=LIBRARIES,
     content=True,
+    static=static,
 )

@@ -148,7 +148,7 @@ def static(output: ViewOutput):
         canvas.text(x, top, title, size=9)
         rgb, low, high = draw.value_map(maps[key], grid, data["palette"], cell)
         draw.picture(canvas.axes(x, top + 18, grid * cell, grid * cell), rgb)
-        draw.colorbar(canvas.axes(x, top + 22 + grid * cell, grid * cell, 10), data["palette"],
+        draw.titled_colorbar(canvas.axes(x, top + 22 + grid * cell, grid * cell, 10), data["palette"],
                       f"{low:.{decimals}f}".replace("-", "−"), f"{high:.{decimals}f}".replace("-", "−"))
         canvas.text(x, top + 52 + grid * cell, "\n".join(sentences[index]), size=8, linespacing=1.25)
     return canvas.image()

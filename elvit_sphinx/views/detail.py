@@ -392,7 +392,7 @@ def static(output: ViewOutput):
             card.draw(canvas, round(x), y, width_of(card), palette)
             x += width_of(card) + CARD_GAP
         y += height + CARD_GAP
-    draw.colorbar(canvas.axes(STATIC_MARGIN, y + 16, 360, 12), data["palette"],
+    draw.titled_colorbar(canvas.axes(STATIC_MARGIN, y + 16, 360, 12), data["palette"],
                   "its smallest value", "its largest value",
                   "Colour of a cell: each channel (each head's map) min–max normalised on its own")
     return canvas.image()

@@ -47,8 +47,10 @@ from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import ranges
+from elvit_sphinx.views import static_render as draw
+from elvit_sphinx.views.attention import where
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.prediction import CHARTS  # d3 and charts.js, as the other chart views
 
 PERIOD_MS = 40  # one point per step: 768 points play in about 31 s
@@ -151,6 +153,103 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     }, chunks)
 
 
+DIFFERENCE_SCALE = 1e4  # the difference chart is in units of 10⁻⁴
+
+
+def flow(ax, data: dict, x: float, y: float) -> None:
+    """The MLP's shapes as the page's small flow of boxes, GELU (the current step) framed red."""
+    t, d, m = data["tokens"], data["hidden"], data["mlp"]
+    steps = [("LayerNorm", f"{t}×{d}", ""), ("fc1", f"{d} → {m}", f"x = {draw.fmt(x, 4)}"),
+             ("GELU", f"each of {m}", f"y = {draw.fmt(y, 4)}"), ("fc2", f"{m} → {d}", ""),
+             ("+ residual", f"{t}×{d}", "")]
+    width, gap = 150, 40
+    for k, (name, shape, value) in enumerate(steps):
+        left = k * (width + gap)
+        current = name == "GELU"
+        draw.box(ax, left, 2, width, 62, edge=draw.ACCENT if current else draw.BORDER,
+                 linewidth=2 if current else 1.2)
+        ax.text(left + width / 2, 18, name, ha="center", fontsize=9, fontweight="bold", color=draw.TEXT)
+        ax.text(left + width / 2, 36, shape, ha="center", fontsize=9, color=draw.TEXT)
+        if value:
+            ax.text(left + width / 2, 54, value, ha="center", fontsize=8.5, color=draw.MUTED)
+        if k:
+            draw.arrow(ax, (left - gap + 4, 33), (left - 4, 33))
+
+
+def drawing(output: ViewOutput):
+    """The GELU curve (exact and tanh) with the starting token's points and the marker on its most
+    negative input, their difference, the image with the token's patch, the MLP's flow and the
+    numbers of the marked point."""
+    data = output.data
+    block, token = data["start"]["block"], data["start"]["token"]
+    grid, patch, m = data["grid"], data["patch"], data["mlp"]
+    xs = decode(data["first"]["fc1"]).astype(np.float64)
+    ys = decode(data["first"]["gelu"]).astype(np.float64)
+    feature = int(np.argsort(xs, kind="stable")[0])  # the player starts at the most negative input
+    x0, x1 = data["x_range"]
+    curve = np.linspace(x0, x1, 481)
+    exact, approx = gelu_exact(curve), gelu_tanh(curve)
+
+    figure = draw.new_figure(1150, 760)
+    plot = draw.panel(figure, 70, 30, 620, 340)
+    plot.plot(curve, exact, color=draw.BLUE, linewidth=2, zorder=2)
+    plot.plot(curve, approx, color=draw.ACCENT, linewidth=1.5, dashes=(6, 4), zorder=3)
+    plot.scatter(xs, ys, s=14, color=draw.BAR_TOP, alpha=0.5, linewidths=0, zorder=4)
+    plot.plot([xs[feature]], [ys[feature]], "o", markersize=9, color=draw.ACCENT, markeredgecolor="white",
+              markeredgewidth=1.5, zorder=5)
+    plot.set_xlim(x0, x1)
+    plot.set_ylim(min(-0.5, data["minimum"]["y"]), x1)
+    plot.set_xlabel("x: what fc1 gave (input of GELU)", fontsize=9)
+    plot.set_ylabel("GELU(x)", fontsize=9)
+    plot.set_title(f"GELU, and the {m} numbers of one token", fontsize=10, loc="left", color=draw.TEXT)
+
+    difference = (exact - approx) * DIFFERENCE_SCALE
+    top = max(1, math.ceil(np.abs(difference).max()))
+    small = draw.panel(figure, 70, 440, 620, 110)
+    small.plot(curve, difference, color=draw.BLUE, linewidth=2)
+    small.axhline(0, color=draw.BORDER, linewidth=0.8)
+    small.set_xlim(x0, x1)
+    small.set_ylim(-top, top)
+    small.set_xlabel("x", fontsize=9)
+    small.set_ylabel("× 10⁻⁴", fontsize=9)
+    small.set_title("exact − tanh approximation", fontsize=10, loc="left", color=draw.TEXT)
+    for ax in (plot, small):
+        ax.tick_params(labelsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+
+    image = draw.panel(figure, 760, 30, 240, 240)
+    frame = None if token == 0 else ((token - 1) % grid * patch, (token - 1) // grid * patch, patch, patch)
+    draw.picture(image, decode(data["image"]), f"Block {block}, {where(token, grid)}", grid=grid, box=frame)
+
+    worst, lowest = data["tanh_error"], data["minimum"]
+    negative = int((xs < 0).sum())
+    x, y = xs[feature], ys[feature]
+    draw.text_block(draw.sketch(figure, 740, 300, 400, 280), [
+        f"Point 1 of {m} (feature {feature}): fc1 gave x = {draw.fmt(x, 4)}, the model's GELU gave "
+        f"y = {draw.fmt(y, 4)}. Exact formula: {draw.fmt(float(gelu_exact(x)), 4)}; tanh approximation: "
+        f"{draw.fmt(float(gelu_tanh(x)), 4)}.",
+        "",
+        f"Block {block}, {where(token, grid)}: {negative} of its {m} inputs are negative (GELU squeezes "
+        f"them into [{draw.fmt(lowest['y'], 4)}, 0]), {m - negative} are positive or zero.",
+    ], chars=54, fontsize=9)
+    flow(draw.sketch(figure, 70, 600, 940, 70), data, x, y)
+    draw.text_block(draw.sketch(figure, 20, 700, 1110, 70), [
+        "Solid blue: exact GELU, 0.5·x·(1 + erf(x/√2)). Dashed red: the tanh approximation "
+        "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), at most "
+        f"{draw.fmt(abs(worst['difference']) * DIFFERENCE_SCALE, 2)}·10⁻⁴ away (at x = ±"
+        f"{draw.fmt(worst['x'], 2)}). Lowest point of GELU: {draw.fmt(lowest['y'], 4)} at x = "
+        f"{draw.fmt(lowest['x'], 4)}. Dots: the token's {m} (fc1, GELU) pairs; the red marker is the "
+        "first point the player shows, the most negative input.",
+    ], chars=175, fontsize=9)
+    return figure
+
+
+def static(output: ViewOutput):
+    """The figure as the page opens it, as a picture."""
+    return draw.to_image(drawing(output))
+
+
 VIEW = ViewSpec(
     name="gelu",
     option_spec={"block": nonnegative_int, "token": nonnegative_int},
@@ -159,4 +258,5 @@ VIEW = ViewSpec(
     build=build,
     alt=alt,
     libraries=CHARTS,
+    static=static,
 )

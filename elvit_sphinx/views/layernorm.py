@@ -52,9 +52,11 @@ from docutils.parsers.rst.directives import nonnegative_int
 
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import heatmap
+from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
-from elvit_sphinx.views.encoding import encode
+from elvit_sphinx.views.encoding import decode, encode
 from elvit_sphinx.views.palettes import palette_rgb
+from elvit_sphinx.views.posembed import token_name
 
 NORMS = ("before", "after", "final")
 PERIOD_MS = 150  # one feature per step: 192 features play in about 30 s
@@ -161,6 +163,117 @@ def build(trace: Trace, options: dict) -> ViewOutput:
     )
 
 
+def norm_list_index(layers: int, block: int, norm: str) -> int:
+    """Where (block, norm) is in :func:`norm_list` (the page's ``normIndex``)."""
+    return 2 * layers if norm == "final" else 2 * block + (norm == "after")
+
+
+def significant(value: float, digits: int = 4) -> str:
+    """``value.toPrecision(digits)`` as the page writes μ, σ² and σ (a real minus sign)."""
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    power = int(exponent)
+    if value == 0:
+        text = f"{0:.{digits - 1}f}"
+    elif power < -6 or power >= digits:
+        text = f"{mantissa}e{'+' if power >= 0 else '-'}{abs(power)}"
+    else:
+        text = f"{value:.{digits - 1 - power}f}"
+    return text.replace("-", "−", 1)
+
+
+def place(token: int, grid: int, info: dict) -> str:
+    """Which LayerNorm the view shows, for which token, and its tensors (the page's first line)."""
+    where = {"final": "the LayerNorm after the last block",
+             "after": f"the LayerNorm before the MLP of block {info['block']}",
+             "before": f"the LayerNorm before the attention of block {info['block']}"}[info["norm"]]
+    return f"{token_name(token, grid)} at {where} · input {info['x']}, output {info['y']}"
+
+
+def neighbours(hidden: int, feature: int, width: int = 7) -> range:
+    """The features of the table beside the formula: ``width`` of them around ``feature``."""
+    width = min(width, hidden)
+    start = min(max(0, feature - width // 2), hidden - width)
+    return range(start, start + width)
+
+
+def drawing(output: ViewOutput):
+    """The token map of spreads, the chosen token's numbers and formula, and its five grids."""
+    data = output.data
+    grid, hidden, rows, cols = data["grid"], data["hidden"], data["rows"], data["cols"]
+    start = data["start"]
+    token, j = start["token"], start["feature"]
+    index = norm_list_index(data["layers"], start["block"], start["norm"])
+    first = {key: decode(packed).astype(np.float64) for key, packed in data["first"].items()}
+    x = first["x"]
+    mean = x.mean()
+    variance = ((x - mean) ** 2).mean()  # biased, as the model
+    root = np.sqrt(variance + data["eps"])
+    values = {"x": x, "xhat": (x - mean) / root, "gamma": first["gamma"], "beta": first["beta"],
+              "y": first["y"]}
+
+    width, grid_width = 1200, 214
+    map_width = 280
+    map_height = map_width * grid / (grid + draw.PATCHES_LEFT)
+    grid_height = grid_width * rows / cols
+    top_height = max(map_height + 60, 250)
+    height = int(20 + top_height + 40 + grid_height + 50)
+    figure = draw.new_figure(width, height)
+
+    spread = np.sqrt(decode(data["stats"])[index, :, 1].astype(np.float64))
+    ax = draw.panel(figure, 10, 30, map_width, map_height)
+    draw.token_grid(ax, heatmap.codes(spread), data["viridis"], grid, token,
+                    "Spread σ of each token's features here")
+    draw.colorbar(draw.panel(figure, 40, 30 + map_height + 14, 200, 12), data["viridis"],
+                  significant(spread.min()), significant(spread.max()), "σ")
+
+    xj, xhat, gamma, beta = x[j], values["xhat"][j], values["gamma"][j], values["beta"][j]
+    numbers = draw.panel(figure, 330, 12, width - 340, top_height)
+    draw.text_block(numbers, [place(token, grid, data["norms"][index])], chars=125, fontsize=9)
+    numbers.text(0, 0.86, "\n".join([
+        f"μ = (1/{hidden}) Σ x = {significant(mean)} · σ² = (1/{hidden}) Σ (x − μ)² = "
+        f"{significant(variance)} · √(σ² + ε) = {significant(root)} (ε = {data['eps']})",
+        f"feature {j}: x̂ = (x − μ) / √(σ² + ε) = ({draw.fmt(xj, 4)} {'+' if mean < 0 else '−'} "
+        f"{significant(abs(mean))}) / {significant(root)} = {draw.fmt(xhat, 4)}",
+        f"y = x̂ × γ + β = {draw.fmt(xhat, 4)} × {draw.fmt(gamma, 4)} {'−' if beta < 0 else '+'} "
+        f"{draw.fmt(abs(beta), 4)} = {draw.fmt(values['y'][j], 4)}",
+    ]), va="top", ha="left", fontsize=9, family="monospace", color=draw.TEXT, transform=numbers.transAxes,
+        linespacing=1.6)
+    shown = neighbours(hidden, j)
+    labels = (("x", "x"), ("x − μ", None), ("x̂", "xhat"), ("γ", "gamma"), ("β", "beta"), ("y", "y"))
+    cells = [["feature", *(str(k) for k in shown)]] + [
+        [label, *(draw.fmt(values[key][k] if key else x[k] - mean, 4) for k in shown)]
+        for label, key in labels]
+    table = numbers.table(cellText=cells, bbox=(0.02, 0.0, 0.96, 0.56), cellLoc="center",
+                          colWidths=[1.2] + [1.0] * len(shown))
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    for (_r, c), cell in table.get_celld().items():
+        cell.set_edgecolor(draw.BORDER)
+        if c == 0:
+            cell.set_facecolor(draw.PANEL)
+        elif shown[c - 1] == j:
+            cell.set_facecolor("#ffe3e1")
+            cell.get_text().set_fontweight("bold")
+
+    titles = {"x": "x: the input", "xhat": "x̂ = (x − μ) / √(σ² + ε)", "gamma": "γ (learned scale)",
+              "beta": "β (learned shift)", "y": "y = γ x̂ + β: the output"}
+    gap = (width - 20 - 5 * grid_width) / 4
+    for k, (key, title) in enumerate(titles.items()):
+        ax = draw.panel(figure, 10 + k * (grid_width + gap), 20 + top_height + 40, grid_width, grid_height)
+        draw.heatmap(ax, heatmap.codes(values[key]).reshape(rows, cols), data["viridis"], title,
+                     box=(j % cols, j // cols, 1, 1))
+        lo, hi = values[key].min(), values[key].max()
+        colours = (f"all {draw.fmt(lo, 4)}" if lo == hi else
+                   f"colours: {draw.fmt(lo, 4)} … {draw.fmt(hi, 4)}")
+        ax.set_xlabel(colours, fontsize=8, color=draw.TEXT)
+    return figure
+
+
+def static(output: ViewOutput):
+    """The figure as the page opens it, as a picture."""
+    return draw.to_image(drawing(output))
+
+
 VIEW = ViewSpec(
     name="layernorm",
     option_spec={"block": nonnegative_int, "norm": directives.unchanged_required,
@@ -170,4 +283,5 @@ VIEW = ViewSpec(
     build=build,
     alt=alt,
     libraries=("tokens.js",),
+    static=static,
 )

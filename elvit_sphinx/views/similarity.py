@@ -204,7 +204,7 @@ def static(output: ViewOutput):
     canvas.text(x, MARGIN, f"Similarity to {who} after block {layer + 1} of {layers}", size=9)
     draw.picture(canvas.axes(x, top, grid * cell, grid * cell), heat,
                  box=None if token == 0 else (col * cell, row * cell, cell, cell))
-    draw.colorbar(canvas.axes(x, top + grid * cell + 30, grid * cell, 10), data["palette"],
+    draw.titled_colorbar(canvas.axes(x, top + grid * cell + 30, grid * cell, 10), data["palette"],
                   number(low), number(high), "cosine similarity (bluer = more similar)")
     others = [j for j in range(grid * grid) if j != token - 1]  # a patch is most similar to itself
     best = max(others, key=lambda j: (values[j], -j))
