@@ -20,7 +20,7 @@ import os
 from elvit_sphinx.cache import Cache
 from elvit_sphinx.images import DEFAULT_MAX_PIXELS, load_rgb
 from elvit_sphinx.model_source import ModelSource, resolve
-from elvit_sphinx.steps import DEFAULT_LR, get_step, resolve_label
+from elvit_sphinx.steps import DEFAULT_LR, get_step, resolve_label, source_of
 from elvit_sphinx.trace_data import Trace
 from elvit_sphinx.traces import TraceRequest, get_trace
 
@@ -67,7 +67,8 @@ def book_step(image: str | os.PathLike | Trace, label: str | int | None = None,
     """
     trace = image if isinstance(image, Trace) else book_trace(image)
     index, _how = resolve_label(trace, label)
-    return get_step(book_cache(), book_source(), trace, index, lr, weight, origin="notebook")
+    return get_step(book_cache(), source_of(trace, book_source()), trace, index, lr, weight,
+                    origin="notebook")
 
 
 # --- Formatting shared by the chapters' hidden cells (numbers as the prose prints them) ---------

@@ -24,7 +24,7 @@ import numpy as np
 
 from elvit_sphinx import compute_client
 from elvit_sphinx.cache import Cache, make_key
-from elvit_sphinx.model_source import ModelSource
+from elvit_sphinx.model_source import ModelSource, ModelSourceError, resolve
 from elvit_sphinx.trace_data import Trace, TraceConfig
 from elvit_sphinx.traces import _append_compute_log, _lock
 
@@ -121,6 +121,18 @@ def pixels_sha256(trace: Trace) -> str:
 def step_key(trace: Trace, label: int, lr: float, weight: Weight | None) -> str:
     return make_key("step", STEP_SCHEMA, trace.config.model_fingerprint, pixels_sha256(trace),
                     int(label), repr(float(lr)), list(weight) if weight is not None else None)
+
+
+def source_of(trace: Trace, default: ModelSource) -> ModelSource:
+    """The model that made ``trace``: ``default`` (the build's) when its fingerprint is the
+    trace's, else the folder the trace names (a figure drawn from another checkpoint's trace)."""
+    if default.fingerprint == trace.config.model_fingerprint or not trace.config.model_path:
+        return default
+    try:
+        candidate = resolve(trace.config.model_path)
+    except ModelSourceError:
+        return default
+    return candidate if candidate.fingerprint == trace.config.model_fingerprint else default
 
 
 def step_path(cache: Cache, key: str) -> str:

@@ -96,9 +96,9 @@ def load_step(trace: Trace, label: int, lr: float, weight: Weight | None) -> Tra
     """The build's cached training step on ``trace`` (computed by the compute process once)."""
     # The build exports its model and cache (elvit_sphinx.notebook), as for the image menus.
     from elvit_sphinx.notebook import book_cache, book_source
-    from elvit_sphinx.steps import get_step
+    from elvit_sphinx.steps import get_step, source_of
 
-    return get_step(book_cache(), book_source(), trace, label, lr, weight)
+    return get_step(book_cache(), source_of(trace, book_source()), trace, label, lr, weight)
 
 
 def kernel_group(step: Trace, trace: Trace, group: int) -> dict:
@@ -177,13 +177,12 @@ def relative_difference(a: float, b: float) -> float:
 def static(output: ViewOutput):
     """Probabilities, the gradient norms from the head back, the chosen weight and the check."""
     data = output.data
-    figure = draw.new_figure(1000, 640)
-    grid = figure.add_gridspec(2, 3, width_ratios=[1, 1.6, 1.1], height_ratios=[1, 1],
-                               wspace=0.45, hspace=0.45, left=0.1, right=0.97, top=0.93, bottom=0.08)
+    figure = draw.new_figure(1000, 560)
+    grid = figure.add_gridspec(2, 3, width_ratios=[1, 1.5, 1.2], height_ratios=[1, 0.8],
+                               wspace=0.35, hspace=0.4, left=0.09, right=0.98, top=0.93, bottom=0.04)
     probs_ax = figure.add_subplot(grid[0, 0])
-    names = data["class_names"]
-    draw.bars(probs_ax, names, decode(data["probs"]), highlight=data["classes"].index(data["label"]),
-              xlabel="probability", xmax=1.0,
+    draw.bars(probs_ax, data["class_names"], decode(data["probs"]),
+              highlight=data["classes"].index(data["label"]), xlabel="probability", xmax=1.0,
               title=f"label {data['label_name']}: loss {data['loss']:.4f}")
     norms_ax = figure.add_subplot(grid[0, 1:])
     for key, colour, title in (("activations", draw.BAR, "activations ∂L/∂x"),
@@ -203,23 +202,25 @@ def static(output: ViewOutput):
     group = output.chunks[f"kernel-{o // kernel['per_chunk']}"]
     maps = decode(group["codes"])[o - group["first"]]  # C×P×P
     palette = decode(data["palette"])
-    map_ax = figure.add_subplot(grid[1, 0])
-    picture = np.concatenate([draw.coloured(panel, palette) for panel in maps], axis=1)
     size = kernel["size"]
-    draw.picture(map_ax, picture, f"∂L/∂w, output channel {o}", box=(c * size + j, i, 1, 1))
+    gap = np.full((size, 1, 3), 255, dtype=np.uint8)
+    panels = [draw.coloured(panel, palette) for panel in maps]
+    picture = np.concatenate([part for panel in panels for part in (panel, gap)][:-1], axis=1)
+    map_ax = figure.add_subplot(grid[1, 0])
+    draw.picture(map_ax, picture, f"∂L/∂w, output channel {o}", box=(c * (size + 1) + j, i, 1, 1))
     w = data["weight"]
-    check_lines = [f"{'tensor':<38} {'autograd':>11} {'finite diff.':>12}"]
-    for check in data["checks"]:
-        entry = f"{check['name'].replace('vit.', '')}{check['index']}"
-        check_lines.append(f"{entry[:38]:<38} {check['autograd']:>11.4e} {check['numeric']:>12.4e}")
-    draw.text_panel(figure.add_subplot(grid[1, 1:]), [
+    lines = [
         f"w[{o}, {c}, {i}, {j}] = {w['value']:.6f}   ∂L/∂w = {w['grad']:.4e}   lr = {data['lr']:g}",
-        f"w − lr·∂L/∂w = {w['after']:.6f}",
+        f"after the step: w − lr·∂L/∂w = {w['after']:.6f}",
         f"loss {data['loss']:.4f} → {data['loss_after']:.4f} after one SGD step on every weight",
         "",
         f"finite differences (float64, ε = {data['eps']:g}):",
-        *check_lines,
-    ])
+        f"{'weight':<44} {'autograd':>11} {'finite diff.':>12}",
+    ]
+    for check in data["checks"]:
+        entry = f"{check['name'].removeprefix('vit.')}{check['index']}"
+        lines.append(f"{entry[-44:]:<44} {check['autograd']:>11.4e} {check['numeric']:>12.4e}")
+    draw.text_panel(figure.add_subplot(grid[1, 1:]), lines)
     return draw.to_image(figure)
 
 
