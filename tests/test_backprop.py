@@ -220,8 +220,13 @@ def test_view_numbers_are_the_records(which, small_trace, small_step, odd_pair):
     np.testing.assert_array_equal(decode(last["w"])[o - last["first"]], trace["param.patch_kernel"][o])
     np.testing.assert_array_equal(decode(last["g"])[o - last["first"]], step["step.patch_kernel_grad"][o])
     codes = decode(last["codes"])[o - last["first"]]
-    assert codes.shape == (config.num_channels, config.patch_size, config.patch_size)
+    P = config.patch_size
+    assert codes.shape == (P, config.num_channels * P)
     assert codes.min() == 0 and codes.max() == 255
+    # Colour channel c of the kernel is the map's columns c·P … c·P + P − 1, its rows the kernel's.
+    for c, panel in enumerate(step["step.patch_kernel_grad"][o].astype(np.float64)):
+        i, j = np.unravel_index(panel.argmax(), panel.shape)
+        assert codes[i, c * P + j] == 255  # each colour panel has its own range
     assert [c["numeric"] for c in data["checks"]] == list(step["step.check_numeric"])
     assert len(json.dumps(data)) < 100_000  # the page carries the small parts only
 

@@ -65,7 +65,8 @@ def test_reader_follows_the_gradient_and_moves_a_weight(small_trace, small_step,
     page.mouse.move(x, box["y"] + box["height"] / 2)
     assert view_state(page, "backprop")["point"] == k
     readout = figure.locator(".elvit-readout.elvit-mono").first.inner_text()
-    assert "encoder.layer.5.mlp.fc1" in readout and f"{config.num_tokens}×{config.intermediate_size}" in readout
+    assert "encoder.layer.5.mlp.fc1" in readout
+    assert f"{config.num_tokens}×{config.intermediate_size}" in readout
     assert sci(float(small_step["step.activation_grad_norms"][k])) in readout
     marker = figure.locator("circle.elvit-marker")
     before = marker.get_attribute("cx")

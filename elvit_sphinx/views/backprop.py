@@ -11,10 +11,11 @@ shows what that step recorded:
   logits back to the patch embeddings (menu: the activations; or every parameter tensor, from
   the classifier back to the patch kernel), on a log scale. Hover the plot, or focus it and use
   the arrow keys (Home/End for the ends), to read a tensor's name, shape and gradient norm;
-* **one weight of the patch embedding**: type an output channel, then click (or, with the
-  keyboard, move with the arrow keys and press Enter) one entry of its kernel on the map of
-  ``∂L/∂w`` (one panel per colour channel, ``P × P`` each, colours min-max normalised per
-  channel); the line under it gives ``w``, ``∂L/∂w``, ``lr`` and the updated ``w − lr·∂L/∂w``;
+* **one weight of the patch embedding**: type an output channel, then click one entry of its
+  kernel on the map of ``∂L/∂w`` (or focus the map and move with the arrow keys; hovering shows
+  an entry without choosing it). The map has one panel per colour channel, ``P × P`` each, each
+  panel's colours min-max normalised on their own. The lines under it give ``w``, ``∂L/∂w``,
+  ``lr`` and the updated ``w − lr·∂L/∂w``;
 * a **finite-difference check** of autograd: for four weights (the largest gradient in the
   classifier, in a middle block's first MLP layer and in the first block's query projection,
   and the chosen patch-kernel weight), ``(L(w + ε) − L(w − ε)) / 2ε`` computed on a float64 copy
@@ -106,12 +107,16 @@ def kernel_group(step: Trace, trace: Trace, group: int) -> dict:
     start = group * CHANNELS_PER_CHUNK
     kernel = trace["param.patch_kernel"][start:start + CHANNELS_PER_CHUNK]
     grad = step["step.patch_kernel_grad"][start:start + CHANNELS_PER_CHUNK]
+    n, colours, size = grad.shape[:3]
+    # One map per output channel, P rows × C·P columns: its C colour panels side by side (row i
+    # of the map is row i of every panel), each panel min-max normalised on its own (the colour
+    # channels' gradients differ by their mean pixel value, which would hide each panel's pattern).
+    maps = codes(grad, axis=(2, 3)).transpose(0, 2, 1, 3).reshape(n, size, colours * size)
     return {"first": start, "w": encode(kernel, "f32"), "g": encode(grad, "f32"),
-            # One map per output channel: its C colour panels share one min-max range.
-            "codes": encode(codes(grad, axis=(1, 2, 3)), "u8")}
+            "codes": encode(maps, "u8")}
 
 
-def _series(names, shapes, norms, num_layers: int) -> dict:
+def _series(names, shapes, norms) -> dict:
     blocks = []
     for name in names:
         parts = str(name).split(".")
@@ -156,9 +161,9 @@ def build(trace: Trace, options: dict, step: Trace | None = None) -> ViewOutput:
         "probs_after": encode(step["step.probs_after"][classes], "f32"),
         "label_prob": float(probs[label]), "label_prob_after": float(step["step.probs_after"][label]),
         "activations": _series(step["step.activation_names"], step["step.activation_shapes"],
-                               step["step.activation_grad_norms"], config.num_layers),
+                               step["step.activation_grad_norms"]),
         "params": _series(step["step.param_names"], step["step.param_shapes"],
-                          step["step.param_grad_norms"], config.num_layers),
+                          step["step.param_grad_norms"]),
         "layers": config.num_layers,
         "kernel": {"channels": config.hidden_size, "colours": config.num_channels,
                    "size": config.patch_size, "per_chunk": CHANNELS_PER_CHUNK, "chunks": groups},
@@ -200,11 +205,11 @@ def static(output: ViewOutput):
                        fontsize=9, loc="left")
     kernel, (o, c, i, j) = data["kernel"], data["weight"]["index"]
     group = output.chunks[f"kernel-{o // kernel['per_chunk']}"]
-    maps = decode(group["codes"])[o - group["first"]]  # C×P×P
+    maps = decode(group["codes"])[o - group["first"]]  # P × C·P
     palette = decode(data["palette"])
     size = kernel["size"]
     gap = np.full((size, 1, 3), 255, dtype=np.uint8)
-    panels = [draw.coloured(panel, palette) for panel in maps]
+    panels = [draw.coloured(maps[:, k * size:(k + 1) * size], palette) for k in range(kernel["colours"])]
     picture = np.concatenate([part for panel in panels for part in (panel, gap)][:-1], axis=1)
     map_ax = figure.add_subplot(grid[1, 0])
     draw.picture(map_ax, picture, f"∂L/∂w, output channel {o}", box=(c * (size + 1) + j, i, 1, 1))

@@ -60,15 +60,16 @@ elvit.register("backprop", async (view) => {
     const finite = logs.filter((v) => Number.isFinite(v));
     const low = Math.floor(Math.min(...finite)), high = Math.ceil(Math.max(...finite));
     const xs = Array.from({length: n}, (_, k) => k);
-    // One tick where each block's tensors start, and at the head and the embeddings.
-    const ticks = xs.filter((k) => k === 0 || s.blocks[k] !== s.blocks[k - 1]);
+    // One tick where each block's tensors start, and where the embeddings' start (the head's
+    // few tensors come first, left of the last block's tick).
+    const ticks = xs.filter((k) => k > 0 && s.blocks[k] !== s.blocks[k - 1]);
     plot = elvit.charts.plot({width: 640, height: 280, xDomain: [-0.5, n - 0.5],
       yDomain: [low, high === low ? high + 1 : high],
       xLabel: key === "activations"
         ? elvit.t("tensor, in the order the gradient reaches it (block number; head first)")
         : elvit.t("parameter tensor, in the order the gradient reaches it (block number; head first)"),
       yLabel: elvit.t("log₁₀ ‖∂L/∂x‖"), xTickValues: ticks,
-      xTickFormat: (k) => (s.blocks[k] === -1 ? elvit.t("head") : s.blocks[k] === -2 ? elvit.t("emb") : `${s.blocks[k]}`)});
+      xTickFormat: (k) => (s.blocks[k] === -2 ? elvit.t("emb") : `${s.blocks[k]}`)});
     const ys = logs.map((v) => (Number.isFinite(v) ? v : low));
     plot.line(xs, ys, "elvit-line");
     plot.points(xs, ys);
@@ -148,7 +149,8 @@ elvit.register("backprop", async (view) => {
       view.setState({weight: state.weight});
     }
     kernelMap.drawCodes(current.codes, (o - current.first) * C * P * P, palette);
-    kernelMap.setTitle(elvit.t("∂L/∂w for output channel {0}: colour channels 0 to {1}, {2}×{2} each", o, C - 1, P));
+    kernelMap.setTitle(elvit.t("∂L/∂w for output channel {0}: colour channels 0 to {1}, {2}×{2} each, each " +
+                              "panel coloured from its smallest to its largest value", o, C - 1, P));
     showWeight(index);
   }
 
