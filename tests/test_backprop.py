@@ -106,6 +106,22 @@ def test_sgd_update_of_the_chosen_weight(small_trace, small_step):
     assert float(small_step["step.weight_after"]) == pytest.approx(float(expected), rel=1e-6, abs=1e-9)
 
 
+def test_kernel_gradient_is_the_chain_rule_through_the_patch_embedding(small_trace, small_step):
+    """∂L/∂W = Σ over patches of ∂L/∂(embedding of the patch) ⊗ (the patch's pixels)."""
+    from elvit_sphinx.compute.reference import image_to_patches
+
+    config = small_trace.config
+    patches = image_to_patches(small_trace["input.pixels"].astype(np.float64), config.patch_size)
+    delta = small_step["step.patches_grad"].astype(np.float64)  # N×D
+    assert delta.shape == (config.num_patches, config.hidden_size)
+    expected = (delta.T @ patches).reshape(small_step["step.patch_kernel_grad"].shape)
+    np.testing.assert_allclose(small_step["step.patch_kernel_grad"], expected, rtol=1e-4,
+                               atol=1e-4 * np.abs(expected).max())
+    names = list(small_step["step.param_names"])
+    bias = small_step["step.param_grad_norms"][names.index("vit.embeddings.patch_embeddings.projection.bias")]
+    assert bias == pytest.approx(np.linalg.norm(delta.sum(axis=0)), rel=1e-5)
+
+
 def test_gradient_norms_obey_the_residual_additions(small_trace, small_step):
     config = small_trace.config
     names = list(small_step["step.activation_names"])

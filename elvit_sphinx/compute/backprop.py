@@ -10,7 +10,9 @@ with the forward trace's config; T tokens, D width, C colour channels, P patch s
   the forward trace; shapes without the batch dimension, written ``197×192``);
 * ``step.param_names`` / ``_shapes`` / ``_norms`` / ``_grad_norms``: every parameter tensor
   (names as ``model.named_parameters()`` gives them) in the order the gradient reaches them;
-* ``step.patch_kernel_grad`` (D×C×P×P): ∂L/∂ of the patch-embedding kernel;
+* ``step.patch_kernel_grad`` (D×C×P×P): ∂L/∂ of the patch-embedding kernel, and
+  ``step.patches_grad`` (N×D): ∂L/∂ of the patch embeddings, from which the kernel's gradient
+  follows by one more step of the chain rule (the backpropagation chapter checks it);
 * ``step.weight`` (o, c, i, j), ``step.weight_value``, ``step.weight_grad``, ``step.weight_after``:
   one kernel weight before and after the update ``w − lr·∂L/∂w`` (float32, as an SGD step on
   the model computes it);
@@ -196,6 +198,7 @@ def training_step(loaded: LoadedModel, pixels: np.ndarray, label: int, lr: float
         "step.param_norms": np.array([float(params[n].detach().double().norm()) for n in order]),
         "step.param_grad_norms": np.array([float(param_grads[n].double().norm()) for n in order]),
         "step.patch_kernel_grad": f32(kernel_grad),
+        "step.patches_grad": f32(activation_grads["embeddings.patches"][0]),
         "step.weight": np.array(weight, dtype=np.int64),
         "step.weight_value": np.array(kernel[weight].item(), dtype=np.float32),
         "step.weight_grad": np.array(kernel_grad[weight].item(), dtype=np.float32),
