@@ -3,10 +3,10 @@
  * The patch kernel (weights, gradients, map colours) arrives in chunks of output channels. */
 elvit.register("backprop", async (view) => {
   const d = view.data, h = elvit.h, K = d.kernel, P = K.size, C = K.colours;
-  // Gradients span many orders of magnitude: Python's f"{v:.4e}", with a real minus sign.
-  const sci = (v) => {
-    if (v === 0) return "0.0000e+00";
-    const [mantissa, exponent] = Number(v).toExponential(4).split("e");
+  // Gradients span many orders of magnitude: Python's f"{v:.4e}" (or .{digits}e), with a real
+  // minus sign.
+  const sci = (v, digits = 4) => {
+    const [mantissa, exponent] = Number(v).toExponential(digits).split("e");
     const e = Number(exponent);
     return (mantissa + "e" + (e < 0 ? "-" : "+") + String(Math.abs(e)).padStart(2, "0")).replace(/-/g, "\u2212");
   };
@@ -173,7 +173,7 @@ elvit.register("backprop", async (view) => {
       const relative = scale > 0 ? Math.abs(check.autograd - check.numeric) / scale : 0;
       return h("tr", null, h("td", null, `${check.name}[${check.index.join(", ")}]`),
         h("td", null, sci(check.autograd)), h("td", null, sci(check.autograd64)),
-        h("td", null, sci(check.numeric)), h("td", null, relative.toExponential(1).replace("-", "\u2212")));
+        h("td", null, sci(check.numeric)), h("td", null, sci(relative, 1)));
     })));
   const checkNote = h("p", {class: "elvit-backprop-note"},
     elvit.t("Finite differences: (L(w + ε) − L(w − ε)) / 2ε with ε = {0}, each weight moved alone.", String(d.eps)));
