@@ -75,9 +75,13 @@ def compute_log(build: Path) -> list[dict]:
 
 
 def summarize_compute(entries: list[dict]) -> dict:
+    # Training steps (the backprop chapter, steps.py) share the log, marked kind="backprop".
+    steps = [e for e in entries if e.get("kind") == "backprop"]
+    entries = [e for e in entries if e.get("kind") != "backprop"]
     total = {key: round(sum(e.get(key, 0.0) for e in entries), 2)
              for key in ("load_seconds", "trace_seconds", "check_seconds", "wall_seconds")}
-    return {"forward_passes": len(entries), **total}
+    return {"forward_passes": len(entries), **total, "training_steps": len(steps),
+            "step_seconds": round(sum(e.get("wall_seconds", 0.0) for e in steps), 2)}
 
 
 def dir_bytes(folder: Path) -> int:

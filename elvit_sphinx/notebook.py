@@ -6,6 +6,7 @@ it resolved and its cache folder; a cell then reads the same cached trace the fi
     from elvit_sphinx.notebook import book_trace
     trace = book_trace("images/cat.png")   # relative to the chapter
     trace.config.num_tokens, trace["embeddings.patches"].shape
+    step = book_step("images/cat.png")     # one training step on it (the backprop chapter)
 
 Outside a build (a plain Jupyter session) it resolves ``ELVIT_MODEL`` or the embedded model
 itself and caches in ``./.elvit_cache``.
@@ -19,6 +20,7 @@ import os
 from elvit_sphinx.cache import Cache
 from elvit_sphinx.images import DEFAULT_MAX_PIXELS, load_rgb
 from elvit_sphinx.model_source import ModelSource, resolve
+from elvit_sphinx.steps import DEFAULT_LR, get_step, resolve_label, source_of
 from elvit_sphinx.trace_data import Trace
 from elvit_sphinx.traces import TraceRequest, get_trace
 
@@ -33,18 +35,40 @@ def export_build_settings(source: ModelSource, cache_dir: str, max_pixels: int) 
     os.environ[MAX_PIXELS_VARIABLE] = str(max_pixels)
 
 
-def book_trace(image: str | os.PathLike) -> Trace:
-    """The trace of the book's model on ``image`` (computed once, then cached)."""
+def book_source() -> ModelSource:
+    """The model the build resolved (outside a build: ``ELVIT_MODEL`` or the embedded one)."""
     exported = os.environ.get(SOURCE_VARIABLE)
     if exported:
-        source = ModelSource.from_dict(json.loads(exported))
-    else:
-        source = resolve(os.environ.get("ELVIT_MODEL"))
-    cache = Cache(os.environ.get(CACHE_VARIABLE) or os.path.abspath(".elvit_cache"))
+        return ModelSource.from_dict(json.loads(exported))
+    return resolve(os.environ.get("ELVIT_MODEL"))
+
+
+def book_cache() -> Cache:
+    return Cache(os.environ.get(CACHE_VARIABLE) or os.path.abspath(".elvit_cache"))
+
+
+def book_trace(image: str | os.PathLike) -> Trace:
+    """The trace of the book's model on ``image`` (computed once, then cached)."""
     max_pixels = int(os.environ.get(MAX_PIXELS_VARIABLE, DEFAULT_MAX_PIXELS))
     path = os.path.abspath(os.fspath(image))
     load_rgb(path, max_pixels)  # a clear ImageError before any compute
-    return get_trace(cache, TraceRequest(source, path, max_pixels), origin="notebook")
+    return get_trace(book_cache(), TraceRequest(book_source(), path, max_pixels), origin="notebook")
+
+
+def book_step(image: str | os.PathLike | Trace, label: str | int | None = None,
+              lr: float = DEFAULT_LR, weight: tuple[int, int, int, int] | None = None) -> Trace:
+    """One training step of the book's model on ``image`` (a path or its trace), cached.
+
+    ``label`` is a class name or number; by default the class the image's file name names
+    (``cifar10-test-horse-0006.jpg``), else the model's prediction. ``weight`` is the
+    patch-kernel entry (output channel, colour channel, row, column) whose update is recorded;
+    by default the one with the largest gradient. The record's ``step.*`` arrays are described
+    in :mod:`elvit_sphinx.compute.backprop`.
+    """
+    trace = image if isinstance(image, Trace) else book_trace(image)
+    index, _how = resolve_label(trace, label)
+    return get_step(book_cache(), source_of(trace, book_source()), trace, index, lr, weight,
+                    origin="notebook")
 
 
 # --- Formatting shared by the chapters' hidden cells (numbers as the prose prints them) ---------

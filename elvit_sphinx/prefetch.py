@@ -6,7 +6,8 @@ per chapter). Tracing those images first, in this Sphinx process's compute worke
 holds the model, leaves the kernel only cached traces to read. Image paths are found as string
 literals ending in an image suffix in documents that call ``book_trace``; anything missed is
 still computed by the kernel, so this is purely a speed-up, and any problem is left for the
-cell or directive to report.
+cell or directive to report. A document that calls ``book_step`` gets the default training step
+(:mod:`elvit_sphinx.steps`) of those images computed too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sphinx.util import logging
 from elvit_sphinx.build_state import state
 from elvit_sphinx.compute_client import ComputeError
 from elvit_sphinx.images import ImageError, load_rgb
+from elvit_sphinx.steps import DEFAULT_LR, get_step, resolve_label
 from elvit_sphinx.traces import TraceRequest, get_trace
 
 logger = logging.getLogger(__name__)
@@ -43,9 +45,13 @@ def prefetch_traces(app, docname: str, source: list[str]) -> None:
             continue
         try:
             load_rgb(path, build.max_pixels)
-            get_trace(build.cache, TraceRequest(state(app.env).source, path, build.max_pixels,
-                                                 build.check_reference, build.timeout),
-                      info=logger.info)
+            trace = get_trace(build.cache, TraceRequest(state(app.env).source, path, build.max_pixels,
+                                                         build.check_reference, build.timeout),
+                              info=logger.info)
+            if "book_step(" in source[0]:
+                # The backprop chapter's default step (its label from the image's name).
+                get_step(build.cache, build.source, trace, resolve_label(trace)[0], DEFAULT_LR,
+                         info=logger.info, timeout=build.timeout)
         except (ImageError, ComputeError) as exc:
             logger.debug(f"elvit: not prefetched {relative}: {exc}")
 

@@ -43,6 +43,10 @@ class TraceConfig:
     image_original_size: tuple[int, int] = (0, 0)
     image_mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     image_std: tuple[float, ...] = (0.5, 0.5, 0.5)
+    #: The folder the weights were loaded from ("" for the untrained embedded model, and in
+    #: traces written before this field existed): what lets a later computation on the same
+    #: model (the training step of :mod:`elvit_sphinx.steps`) find it from the trace alone.
+    model_path: str = ""
 
     @property
     def grid(self) -> int:

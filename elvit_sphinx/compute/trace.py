@@ -71,6 +71,7 @@ def _trace_config(loaded: LoadedModel, image_path, image) -> TraceConfig:
         image_original_size=tuple(image.original_size),
         image_mean=tuple(float(v) for v in (processor.image_mean if processor.do_normalize else (0, 0, 0))),
         image_std=tuple(float(v) for v in (processor.image_std if processor.do_normalize else (1, 1, 1))),
+        model_path=loaded.source.path or "",
     )
 
 

@@ -1,4 +1,5 @@
-"""What runs inside the spawned compute process: trace one image, check it, save it.
+"""What runs inside the spawned compute process: trace one image, check it, save it; or take
+one training step on a traced image (:func:`compute_step`).
 
 Models stay loaded between requests (keyed by fingerprint), so a book with many images pays
 for torch's import and model construction once per build process.
@@ -45,3 +46,19 @@ def compute_trace(source_dict: dict, image_path: str, out_path: str, max_pixels:
         "mismatches": mismatches,
         "num_tensors": len(trace.names()),
     }
+
+
+def compute_step(source_dict: dict, pixels, label: int, lr: float, weight, config_json: str,
+                 out_path: str) -> dict:
+    """One training step (compute/backprop.py) on ``pixels``; save it to ``out_path``."""
+    from elvit_sphinx.compute.backprop import training_step
+    from elvit_sphinx.trace_data import Trace, TraceConfig
+
+    started = time.perf_counter()
+    loaded = _model(ModelSource.from_dict(source_dict))
+    loaded_at = time.perf_counter()
+    record = training_step(loaded, pixels, label, lr, tuple(weight) if weight is not None else None)
+    stepped_at = time.perf_counter()
+    Trace(record, TraceConfig.from_json(config_json)).save(out_path)
+    return {"load_seconds": loaded_at - started, "step_seconds": stepped_at - loaded_at,
+            "num_tensors": len(record)}
