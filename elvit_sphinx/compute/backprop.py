@@ -250,5 +250,4 @@ def _finite_differences(model, x, target, targets, param_grads, eps: float) -> l
             checks.append({"name": name, "index": tuple(int(v) for v in index),
                            "autograd": float(grad[index]), "autograd64": float(grads64[name][index]),
                            "numeric": (plus - minus) / (2 * eps)})
-    del model64
     return checks

@@ -2,7 +2,7 @@
 
 During the build, torch autograd runs the model on the image, computes the cross-entropy
 loss ``L = −log p[label]`` against the label, and sends the gradient back through every block to
-the patch embedding (:mod:`elvit_sphinx.compute.backprop`, in the compute process). The figure
+the patch embedding (``elvit_sphinx.compute.backprop``, in the compute process). The figure
 shows what that step recorded:
 
 * the **loss** and the model's **probabilities** (the label's bar highlighted); a menu shows them
@@ -26,9 +26,9 @@ a weight chosen there.
 
 Options:
 
-``label`` (a class name or number, default: the class the image's file name names, such as
-``horse`` in ``cifar10-test-horse-0006.jpg``, else the model's prediction)
-    The class the loss is computed against.
+``label`` (a class name or number, default: the class the image's file name names)
+    The class the loss is computed against. By default, the class named in the image's file
+    name (``horse`` in ``cifar10-test-horse-0006.jpg``), else the model's prediction.
 ``lr`` (a positive number, default 0.01)
     The learning rate of the SGD step.
 ``weight`` (four whole numbers, default: the kernel entry with the largest ``|∂L/∂w|``)
