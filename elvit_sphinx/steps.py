@@ -125,11 +125,12 @@ def step_key(trace: Trace, label: int, lr: float, weight: Weight | None) -> str:
 
 def source_of(trace: Trace, default: ModelSource) -> ModelSource:
     """The model that made ``trace``: ``default`` (the build's) when its fingerprint is the
-    trace's, else the folder the trace names (a figure drawn from another checkpoint's trace)."""
-    if default.fingerprint == trace.config.model_fingerprint or not trace.config.model_path:
+    trace's, else the folder the trace names, or the embedded model for a trace that names no
+    folder (a figure drawn from another checkpoint's trace)."""
+    if default.fingerprint == trace.config.model_fingerprint:
         return default
     try:
-        candidate = resolve(trace.config.model_path)
+        candidate = resolve(trace.config.model_path or None)
     except ModelSourceError:
         return default
     return candidate if candidate.fingerprint == trace.config.model_fingerprint else default

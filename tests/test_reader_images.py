@@ -48,7 +48,7 @@ def test_reader_images_and_menus_in_a_build(app):
     similarity_key = figures[0][1]
     chunks = sorted(p.name for p in (Path(app.outdir) / "_elvit" / similarity_key).iterdir())
     assert chunks == sorted([f"sim-{i}-{layer}.js" for i in range(3) for layer in range(12)]
-                            + ["img-1.js", "img-2.js"])
+                            + ["img-1.js", "img-2.js", "static.png"])  # static: no-JS picture
     assert (Path(app.outdir) / "_elvit" / figures[2][1] / "heads.js").is_file()
 
 

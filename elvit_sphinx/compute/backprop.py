@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
+from elvit_sphinx.compute.activation_hooks import register_activation_hooks
 from elvit_sphinx.compute.model import LoadedModel
 
 #: Central-difference step for the float64 check: truncation error ~ε², rounding ~1e-16/ε.
@@ -54,38 +55,6 @@ _LAYER_PARAMS_BACKWARDS = ("mlp.fc2", "mlp.fc1", "layernorm_after", "attention.o
 
 def shape_text(shape) -> str:
     return "×".join(str(int(n)) for n in shape)
-
-
-def _record_activations(vit, recorded: dict[str, torch.Tensor]) -> list:
-    """Hooks that keep the tensors the gradient flows back through (batch of one)."""
-
-    def output(name, pick=lambda out: out):
-        def hook(_module, _inputs, out):
-            recorded[name] = pick(out)
-        return hook
-
-    def first_input(name):
-        def hook(_module, inputs):
-            recorded[name] = inputs[0]
-        return hook
-
-    hooks = [vit.embeddings.patch_embeddings.register_forward_hook(output("embeddings.patches")),
-             vit.embeddings.register_forward_hook(output("embeddings.output")),
-             vit.layernorm.register_forward_hook(output("layernorm"))]
-    for i, layer in enumerate(vit.layers):
-        p = f"encoder.layer.{i}."
-        hooks += [
-            layer.layernorm_before.register_forward_hook(output(p + "layernorm_before")),
-            layer.attention.o_proj.register_forward_pre_hook(first_input(p + "attention.context")),
-            layer.attention.register_forward_hook(output(p + "attention.output", lambda o: o[0])),
-            layer.layernorm_after.register_forward_pre_hook(first_input(p + "residual_1")),
-            layer.layernorm_after.register_forward_hook(output(p + "layernorm_after")),
-            layer.mlp.fc1.register_forward_hook(output(p + "mlp.fc1")),
-            layer.mlp.fc2.register_forward_pre_hook(first_input(p + "mlp.gelu")),
-            layer.mlp.fc2.register_forward_hook(output(p + "mlp.fc2")),
-            layer.register_forward_hook(output(p + "output")),
-        ]
-    return hooks
 
 
 def activation_order(num_layers: int) -> list[str]:
@@ -145,7 +114,7 @@ def training_step(loaded: LoadedModel, pixels: np.ndarray, label: int, lr: float
     was_training = model.training
     model.eval()  # dropout off: the step is deterministic
     recorded: dict[str, torch.Tensor] = {}
-    hooks = _record_activations(model.vit, recorded)
+    hooks = register_activation_hooks(model.vit, recorded, context=True)
     try:
         with torch.enable_grad():
             logits = model(pixel_values=x).logits

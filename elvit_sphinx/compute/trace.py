@@ -25,6 +25,7 @@ import os
 import numpy as np
 import torch
 
+from elvit_sphinx.compute.activation_hooks import register_activation_hooks
 from elvit_sphinx.compute.attention_recorder import ATTENTION_IMPLEMENTATION, recording_attention
 from elvit_sphinx.compute.model import LoadedModel
 from elvit_sphinx.images import DEFAULT_MAX_PIXELS, file_sha256, load_rgb
@@ -85,35 +86,7 @@ def trace_image(loaded: LoadedModel, image_path: str | os.PathLike,
     pixels, image = preprocess(loaded, image_path, max_pixels)
     vit = loaded.model.vit
     recorded: dict[str, torch.Tensor] = {}
-    hooks = []
-
-    def keep_output(name, pick=lambda out: out):
-        def hook(_module, _inputs, output):
-            recorded[name] = pick(output)
-        return hook
-
-    def keep_input(name):
-        def hook(_module, inputs):
-            recorded[name] = inputs[0]
-        return hook
-
-    hooks.append(vit.embeddings.patch_embeddings.register_forward_hook(keep_output("embeddings.patches")))
-    hooks.append(vit.embeddings.register_forward_hook(keep_output("embeddings.output")))
-    for i, layer in enumerate(vit.layers):
-        prefix = f"encoder.layer.{i}."
-        hooks += [
-            layer.layernorm_before.register_forward_hook(keep_output(prefix + "layernorm_before")),
-            layer.attention.register_forward_hook(keep_output(prefix + "attention.output", lambda o: o[0])),
-            # The first residual sum exists only inside ViTLayer.forward: it is what
-            # layernorm_after receives. Likewise GELU's output is what fc2 receives.
-            layer.layernorm_after.register_forward_pre_hook(keep_input(prefix + "residual_1")),
-            layer.layernorm_after.register_forward_hook(keep_output(prefix + "layernorm_after")),
-            layer.mlp.fc1.register_forward_hook(keep_output(prefix + "mlp.fc1")),
-            layer.mlp.fc2.register_forward_pre_hook(keep_input(prefix + "mlp.gelu")),
-            layer.mlp.fc2.register_forward_hook(keep_output(prefix + "mlp.fc2")),
-            layer.register_forward_hook(keep_output(prefix + "output")),
-        ]
-    hooks.append(vit.layernorm.register_forward_hook(keep_output("layernorm")))
+    hooks = register_activation_hooks(vit, recorded)
     try:
         with torch.inference_mode(), recording_attention() as attention_calls:
             logits = loaded.model(pixel_values=pixels).logits
