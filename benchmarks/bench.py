@@ -88,20 +88,42 @@ def dir_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
-def page_sizes(html: Path) -> dict[str, int]:
-    """Bytes per page: the HTML plus the local, non-``_static`` files it references (not pages)."""
+# What a browser with JavaScript does not fetch when it opens a page: the static picture inside
+# <noscript> (for readers without JavaScript) and the "Download PNG" link (fetched on a click).
+NOT_LOADED = re.compile(r"<noscript>.*?</noscript>|<a [^>]*\bdownload=[^>]*>", re.DOTALL)
+
+
+def _local_assets(html: Path, page: Path, text: str) -> set[Path]:
     static = (html / "_static").resolve()
+    assets = set()
+    for ref in ASSET_REF.findall(text):
+        if "://" in ref or ref.startswith(("data:", "mailto:", "javascript:")):
+            continue
+        target = (page.parent / ref).resolve()
+        if target.is_file() and target.suffix != ".html" and not target.is_relative_to(static):
+            assets.add(target)
+    return assets
+
+
+def page_sizes(html: Path, loaded_only: bool = True) -> dict[str, int]:
+    """Bytes per page: the HTML plus the local, non-``_static`` files it references (not pages).
+
+    ``loaded_only``: only the files a reader's browser fetches on opening the page (not the
+    figures' static pictures, see :data:`NOT_LOADED`); else every file it links to.
+    """
     sizes = {}
     for page in sorted(html.rglob("*.html")):
-        assets = set()
-        for ref in ASSET_REF.findall(page.read_text(encoding="utf-8", errors="replace")):
-            if "://" in ref or ref.startswith(("data:", "mailto:", "javascript:")):
-                continue
-            target = (page.parent / ref).resolve()
-            if target.is_file() and target.suffix != ".html" and not target.is_relative_to(static):
-                assets.add(target)
+        text = page.read_text(encoding="utf-8", errors="replace")
+        assets = _local_assets(html, page, NOT_LOADED.sub("", text) if loaded_only else text)
         sizes[page.relative_to(html).as_posix()] = page.stat().st_size + sum(a.stat().st_size for a in assets)
     return sizes
+
+
+def static_picture_bytes(html: Path) -> dict[str, int]:
+    """Per chapter, the bytes of its figures' static pictures (what a reader without JavaScript
+    fetches besides the page, and what "Download PNG" links to)."""
+    loaded, linked = page_sizes(html), page_sizes(html, loaded_only=False)
+    return {name: linked[name] - loaded[name] for name in chapter_pages(loaded)}
 
 
 def chapter_pages(sizes: dict[str, int]) -> dict[str, int]:
@@ -153,6 +175,7 @@ def measure_builds(work: Path) -> dict:
         "noop_ratio": round(noop / plain_noop, 3),
         "max_page_bytes": max(sizes.values()),
         "pages": sizes,
+        "static_picture_bytes": static_picture_bytes(html),
         "site_bytes": dir_bytes(html),
         "shared_static_bytes": dir_bytes(html / "_static"),
         "plain_site_bytes": dir_bytes(plain_build / "html"),
@@ -205,6 +228,7 @@ def measure_vit_b16(work: Path, image: Path) -> dict:
         "vit_b16_cold_build_seconds": round(seconds, 2),
         "vit_b16_chapter_pages": chapters,
         "vit_b16_chapter_page_bytes": max(chapters.values()),
+        "vit_b16_static_picture_bytes": static_picture_bytes(build / "html"),
         "vit_b16_reader_speed": reader_speed(build / "html"),
     })
     return figures
