@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 import elvit_sphinx
-from elvit_sphinx import model_source
+from elvit_sphinx.tracing import model_source
 
 REFERENCE = "appendix-reference.html in the built book (book/appendix-reference.md)"
 

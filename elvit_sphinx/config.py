@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, dataclass, field, fields
 
-from elvit_sphinx.images import DEFAULT_MAX_PIXELS
+from elvit_sphinx.tracing.images import DEFAULT_MAX_PIXELS
 
 
 @dataclass

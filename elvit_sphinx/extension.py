@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from elvit_sphinx import __version__
-from elvit_sphinx.assets import setup_assets
-from elvit_sphinx.build_line import setup_build_line
-from elvit_sphinx.build_state import init_build_state
-from elvit_sphinx.citation import setup_citation
 from elvit_sphinx.codegraph.source_pages import setup_source_pages
-from elvit_sphinx.collector import setup_collector
 from elvit_sphinx.config import setup_config
-from elvit_sphinx.directive import make_directive
-from elvit_sphinx.glossary_tooltips import setup_glossary_tooltips
-from elvit_sphinx.i18n import setup_i18n
-from elvit_sphinx.prefetch import setup_prefetch
-from elvit_sphinx.reader_images import setup_reader_images
-from elvit_sphinx.reference import setup_reference
-from elvit_sphinx.view_node import setup_view_node
+from elvit_sphinx.pages.assets import setup_assets
+from elvit_sphinx.pages.build_line import setup_build_line
+from elvit_sphinx.pages.build_state import init_build_state
+from elvit_sphinx.pages.citation import setup_citation
+from elvit_sphinx.pages.collector import setup_collector
+from elvit_sphinx.pages.directive import make_directive
+from elvit_sphinx.pages.glossary_tooltips import setup_glossary_tooltips
+from elvit_sphinx.pages.i18n import setup_i18n
+from elvit_sphinx.pages.prefetch import setup_prefetch
+from elvit_sphinx.pages.reader_images import setup_reader_images
+from elvit_sphinx.pages.reference import setup_reference
+from elvit_sphinx.pages.view_node import setup_view_node
 from elvit_sphinx.views import VIEWS
 
 #: Bump when the shape of what the extension stores on the environment changes.

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import os
 
-from elvit_sphinx.cache import Cache
-from elvit_sphinx.images import DEFAULT_MAX_PIXELS, load_rgb
-from elvit_sphinx.model_source import ModelSource, resolve
-from elvit_sphinx.steps import DEFAULT_LR, get_step, resolve_label, source_of
-from elvit_sphinx.trace_data import Trace
-from elvit_sphinx.traces import TraceRequest, get_trace
+from elvit_sphinx.tracing.cache import Cache
+from elvit_sphinx.tracing.images import DEFAULT_MAX_PIXELS, load_rgb
+from elvit_sphinx.tracing.model_source import ModelSource, resolve
+from elvit_sphinx.tracing.steps import DEFAULT_LR, get_step, resolve_label, source_of
+from elvit_sphinx.tracing.trace_data import Trace
+from elvit_sphinx.tracing.traces import TraceRequest, get_trace
 
 SOURCE_VARIABLE = "ELVIT_BUILD_MODEL_SOURCE"
 CACHE_VARIABLE = "ELVIT_BUILD_CACHE_DIR"

@@ -131,7 +131,7 @@ READY = ("() => [...document.querySelectorAll('[data-elvit-view]')]"
 @pytest.fixture
 def open_view(open_page, tmp_path):
     """open_view(view, trace, options) → (page, log, figure locator) for a standalone page."""
-    from elvit_sphinx.standalone import standalone_html
+    from elvit_sphinx.pages.standalone import standalone_html
 
     def _open(view, trace, options: dict | None = None):
         options = {**view.defaults, **(options or {})}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from elvit_sphinx.steps import (
+from elvit_sphinx.tracing.steps import (
     label_from_name,
     lr_option,
     parse_label,
@@ -19,7 +19,7 @@ from elvit_sphinx.steps import (
     weight_option,
     weight_problem,
 )
-from elvit_sphinx.trace_data import Trace
+from elvit_sphinx.tracing.trace_data import Trace
 from elvit_sphinx.views import backprop
 from elvit_sphinx.views.encoding import decode
 
@@ -260,9 +260,9 @@ def test_static_picture(small_trace, small_step):
 # --- the cache ---------------------------------------------------------------------------------
 
 def test_step_is_computed_once_and_keyed_by_label_and_lr(small_trace, small_step, tmp_path):
-    from elvit_sphinx.cache import Cache
-    from elvit_sphinx.model_source import resolve
-    from elvit_sphinx.steps import get_step, step_key
+    from elvit_sphinx.tracing.cache import Cache
+    from elvit_sphinx.tracing.model_source import resolve
+    from elvit_sphinx.tracing.steps import get_step, step_key
 
     cache, source = Cache(str(tmp_path)), resolve("embedded")
     first = get_step(cache, source, small_trace, 3, LR)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import READY, assert_clean, view_state
 
-from elvit_sphinx.standalone import standalone_html
-from elvit_sphinx.trace_data import Trace
+from elvit_sphinx.pages.standalone import standalone_html
+from elvit_sphinx.tracing.trace_data import Trace
 from elvit_sphinx.views import backprop
 
 LR = 0.05

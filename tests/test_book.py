@@ -51,7 +51,7 @@ def test_chapter_states_which_model_and_image_made_its_figures(built_book):
     assert html.count('class="elvit-figure"') >= 2
     assert "Computed during this build by" in html
     assert "cifar10-test-cat-0001.jpg" in html and "chelsea.png" in html
-    from elvit_sphinx.model_source import resolve
+    from elvit_sphinx.tracing.model_source import resolve
 
     if not resolve(None).trained:
         assert "This model is untrained" in html

@@ -222,7 +222,7 @@ def test_view_links_resolve_through_sphinx_and_a_missing_target_warns(make_app, 
 
 
 def test_prefetch_finds_the_image_literals_of_cells_that_call_book_trace():
-    from elvit_sphinx.prefetch import images_named_in
+    from elvit_sphinx.pages.prefetch import images_named_in
 
     source = 'CAT = "images/cat.jpg"\nt = book_trace(CAT)\nu = book_trace(\'a/b.PNG\')\nx = "notes.txt"\n'
     assert images_named_in(source) == ["a/b.PNG", "images/cat.jpg"]

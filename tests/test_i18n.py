@@ -10,9 +10,9 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 from untranslated import untranslated
 
-from elvit_sphinx.assets import STATIC_DIR
-from elvit_sphinx.i18n import script_messages
-from elvit_sphinx.js_source import messages
+from elvit_sphinx.pages.assets import STATIC_DIR
+from elvit_sphinx.pages.i18n import script_messages
+from elvit_sphinx.pages.js_source import messages
 
 ROOT = Path(__file__).parent.parent
 SCRIPTS = sorted(path for path in STATIC_DIR.rglob("*.js")

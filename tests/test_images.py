@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elvit_sphinx.images import ImageError, load_rgb
+from elvit_sphinx.tracing.images import ImageError, load_rgb
 
 
 def save(tmp_path, name, image, **kwargs):

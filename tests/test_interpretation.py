@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from elvit_sphinx import composite, interpretation
-from elvit_sphinx import interpretation_chapter as chapter
-from elvit_sphinx.image_regions import RegionsError, load_regions
+from elvit_sphinx.analysis import composite, interpretation
+from elvit_sphinx.analysis import interpretation_chapter as chapter
+from elvit_sphinx.analysis.image_regions import RegionsError, load_regions
 from elvit_sphinx.views import VIEWS, attention_compare, image_menu, patch_predictions, similarity
 from elvit_sphinx.views.base import to_json
 from elvit_sphinx.views.encoding import decode, decode_png
@@ -267,7 +267,7 @@ BOOK_IMAGES = Path(__file__).parent.parent / "book" / "images"
 
 
 def test_regions_cover_patches_by_area():
-    from elvit_sphinx.image_regions import ImageRegions, parse_regions
+    from elvit_sphinx.analysis.image_regions import ImageRegions, parse_regions
 
     regions = ImageRegions(40, 20, {"left": [(0, 0, 20, 20)], "corner": [(30, 0, 40, 5), (35, 0, 40, 10)]})
     coverage = regions.coverage(4)  # patches of 10 × 5 pixels, 4 × 4
@@ -321,7 +321,7 @@ def test_composite_fits_images_of_other_shapes(tmp_path):
 
 
 def test_wording_follows_the_numbers():
-    from elvit_sphinx.interpretation import Contrast
+    from elvit_sphinx.analysis.interpretation import Contrast
 
     assert [chapter.preference(a) for a in (0.95, 0.7, 0.5, 0.3, 0.05)] == [
         "clearly more", "somewhat more", "about as", "somewhat less", "clearly less"]

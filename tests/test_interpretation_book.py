@@ -88,7 +88,7 @@ def horse(tmp_path_factory):
 
 
 def test_chapter_tables_are_this_models_numbers(default_book, horse):
-    from elvit_sphinx.image_regions import load_regions
+    from elvit_sphinx.analysis.image_regions import load_regions
 
     html = (default_book / CHAPTER).read_text(encoding="utf-8")
     assert 'id="chapter-interpretation"' in html

@@ -10,8 +10,8 @@ import pytest
 from conftest import READY, assert_clean, canvas_pixels, view_state
 from test_interpretation import independent_cosines, independent_head
 
-from elvit_sphinx.assets import STATIC_DIR
-from elvit_sphinx.figure_html import figure_html
+from elvit_sphinx.pages.assets import STATIC_DIR
+from elvit_sphinx.pages.figure_html import figure_html
 from elvit_sphinx.views import attention_compare, heatmap, patch_predictions, similarity
 from elvit_sphinx.views.base import chunk_script, script_safe, to_json
 from elvit_sphinx.views.palettes import palette_rgb

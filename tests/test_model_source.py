@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from elvit_sphinx.model_source import ModelSourceError, resolve
+from elvit_sphinx.tracing.model_source import ModelSourceError, resolve
 
 PAPER_MODEL = "aaraki/vit-base-patch16-224-in21k-finetuned-cifar10"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import elvit_sphinx
-from elvit_sphinx import model_source
+from elvit_sphinx.tracing import model_source
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE_FILES = ("pyproject.toml", "README.md", "LICENSE", "elvit_sphinx", "code_graph")

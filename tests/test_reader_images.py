@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sphinx.util.console import strip_colors
 
-from elvit_sphinx.reader_images import conf_location
+from elvit_sphinx.pages.reader_images import conf_location
 
 
 @pytest.mark.sphinx("html", testroot="interp")

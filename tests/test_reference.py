@@ -16,8 +16,8 @@ from docutils.parsers.rst import directives as docutils_directives
 from sphinx.testing.util import SphinxTestApp
 from sphinx.util.console import strip_colors
 
-from elvit_sphinx.directive import COMMON_OPTIONS
-from elvit_sphinx.reference_docs import (
+from elvit_sphinx.pages.directive import COMMON_OPTIONS
+from elvit_sphinx.pages.reference_docs import (
     COMMON_OPTION_HELP,
     DirectiveDoc,
     directive_docs,

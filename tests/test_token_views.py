@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from elvit_sphinx.trace_data import Trace
+from elvit_sphinx.tracing.trace_data import Trace
 from elvit_sphinx.views import layernorm, posembed
 from elvit_sphinx.views.base import to_json
 from elvit_sphinx.views.encoding import decode, is_encoded

@@ -8,7 +8,7 @@ import pytest
 from elvit_sphinx.compute import load_model, reference, trace_image
 from elvit_sphinx.compute.model import numpy_weights
 from elvit_sphinx.compute.trace import expected_names
-from elvit_sphinx.trace_data import Trace
+from elvit_sphinx.tracing.trace_data import Trace
 
 
 def assert_matches_reference(loaded, trace):

@@ -29,7 +29,7 @@ from elvit_sphinx.compute.model import CIFAR10_CLASSES, embedded_processor
 from elvit_sphinx.compute.model_card import read_card_data
 from elvit_sphinx.compute.train import Recipe, Trainer, main, train
 from elvit_sphinx.compute.training.augment import to_model_input
-from elvit_sphinx.model_source import EMBEDDED_DIR
+from elvit_sphinx.tracing.model_source import EMBEDDED_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).parent / "data" / "cifar10-sample"

@@ -69,7 +69,7 @@ def test_chunk_names_are_checked():
 
 
 def test_every_view_has_a_script_and_a_documented_directive():
-    from elvit_sphinx.assets import STATIC_DIR
+    from elvit_sphinx.pages.assets import STATIC_DIR
 
     for name, spec in VIEWS.items():
         assert (STATIC_DIR / spec.script).is_file(), name

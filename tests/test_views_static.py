@@ -148,7 +148,7 @@ def assert_map_drawn(picture, values: np.ndarray, grid: int, palette: np.ndarray
 
 
 def test_similarity_picture_shows_the_image_and_the_first_tokens_maps_from_the_trace(small_trace):
-    from elvit_sphinx.interpretation import block_similarities
+    from elvit_sphinx.analysis.interpretation import block_similarities
     from elvit_sphinx.views.palettes import palette_rgb
 
     view, grid = VIEWS["similarity"], small_trace.config.grid
@@ -166,7 +166,11 @@ def test_similarity_picture_shows_the_image_and_the_first_tokens_maps_from_the_t
 
 
 def test_attention_compare_picture_shows_the_first_blocks_three_maps_from_the_trace(small_trace):
-    from elvit_sphinx.interpretation import attention_rollout, block_similarities, mean_head_attention
+    from elvit_sphinx.analysis.interpretation import (
+        attention_rollout,
+        block_similarities,
+        mean_head_attention,
+    )
     from elvit_sphinx.views.palettes import palette_rgb
 
     view, grid, blues = VIEWS["attention-compare"], small_trace.config.grid, palette_rgb("blues")

@@ -301,7 +301,7 @@ def test_the_pages_png_decoder_gives_back_every_palette_index(small_trace, open_
 
 def test_a_missing_level_says_so_inside_the_view(small_trace, open_page, tmp_path):
     """A site copied without its chunk files: opening a level reports it, no console error."""
-    from elvit_sphinx.standalone import standalone_html
+    from elvit_sphinx.pages.standalone import standalone_html
     from elvit_sphinx.views.base import ViewOutput
 
     output = detail.build(small_trace, {"open": "model"})

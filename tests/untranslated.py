@@ -1,7 +1,7 @@
 """Finds words in the figures' scripts that a reader would see untranslated.
 
 Every user-visible string goes through ``elvit.t("message", ...)`` or ``elvit.tParts(...)``
-(``elvit_sphinx/i18n.py``); ``nox -s gettext`` collects only those messages. This module reads a
+(``elvit_sphinx/pages/i18n.py``); ``nox -s gettext`` collects only those messages. This module reads a
 script the way a JavaScript parser would, far enough to tell where each string literal goes, and
 reports a literal that has words (two letters or more in a row) and is not a message when:
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from elvit_sphinx.js_source import (
+from elvit_sphinx.pages.js_source import (
     KEYWORDS,
     MESSAGE_FUNCTIONS,
     Token,

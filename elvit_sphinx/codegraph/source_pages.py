@@ -26,7 +26,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxRole
 
-from elvit_sphinx.view_node import elvit_view
+from elvit_sphinx.pages.view_node import elvit_view
 
 from .highlight import numbered
 from .source_code import SourceCode, model_source_file, read_source

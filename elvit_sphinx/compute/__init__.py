@@ -10,6 +10,6 @@ Public API::
 
 from elvit_sphinx.compute.model import LoadedModel, load_model
 from elvit_sphinx.compute.trace import trace_image
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 
 __all__ = ["LoadedModel", "Trace", "TraceConfig", "load_model", "trace_image"]

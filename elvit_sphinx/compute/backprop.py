@@ -1,6 +1,6 @@
 """One real training step on one image and its label: loss, every gradient, one SGD update.
 
-What :func:`training_step` records (``step.*`` arrays of a :class:`~elvit_sphinx.trace_data.Trace`
+What :func:`training_step` records (``step.*`` arrays of a :class:`~elvit_sphinx.tracing.trace_data.Trace`
 with the forward trace's config; T tokens, D width, C colour channels, P patch size):
 
 * ``step.label`` (the class index), ``step.lr``, ``step.logits``, ``step.probs``, ``step.loss``

@@ -2,7 +2,7 @@
 
     python -m elvit_sphinx.compute.evaluate CHECKPOINT --data PATH [--limit N] [--model-card]
 
-CHECKPOINT is a ``save_pretrained`` folder (or anything :func:`elvit_sphinx.model_source.resolve`
+CHECKPOINT is a ``save_pretrained`` folder (or anything :func:`elvit_sphinx.tracing.model_source.resolve`
 turns into one, e.g. a cached hub id). Images are preprocessed the way the checkpoint's own
 ``preprocessor_config.json`` says. For the common bilinear case the same steps run in torch on
 whole batches (much faster than PIL one image at a time; the tests check both agree);
@@ -124,7 +124,7 @@ def resolve_checkpoint(spec: str) -> Path:
     path = Path(spec).expanduser()
     if path.is_dir():
         return path
-    from elvit_sphinx.model_source import resolve
+    from elvit_sphinx.tracing.model_source import resolve
 
     source = resolve(spec)
     if source.kind != "folder":

@@ -1,6 +1,6 @@
 """Loading a ViT image classifier for tracing: local folder, hub snapshot, or the embedded model.
 
-Resolution of the ``elvit_model`` setting to files happens in :mod:`elvit_sphinx.model_source`
+Resolution of the ``elvit_model`` setting to files happens in :mod:`elvit_sphinx.tracing.model_source`
 (no torch); this module turns a resolved source into a ``ViTForImageClassification`` in eval
 mode plus the image processor that matches it.
 """
@@ -15,7 +15,7 @@ from transformers import ViTConfig, ViTForImageClassification
 from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
 
 from elvit_sphinx.compute.attention_recorder import ATTENTION_IMPLEMENTATION
-from elvit_sphinx.model_source import ModelSource, ModelSourceError, resolve
+from elvit_sphinx.tracing.model_source import ModelSource, ModelSourceError, resolve
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",

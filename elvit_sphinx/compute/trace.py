@@ -28,8 +28,8 @@ import torch
 from elvit_sphinx.compute.activation_hooks import register_activation_hooks
 from elvit_sphinx.compute.attention_recorder import ATTENTION_IMPLEMENTATION, recording_attention
 from elvit_sphinx.compute.model import LoadedModel
-from elvit_sphinx.images import DEFAULT_MAX_PIXELS, file_sha256, load_rgb
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.images import DEFAULT_MAX_PIXELS, file_sha256, load_rgb
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 
 LAYER_PARTS = (
     "layernorm_before", "attention.query", "attention.key", "attention.value",

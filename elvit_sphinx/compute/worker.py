@@ -12,7 +12,7 @@ import time
 from elvit_sphinx.compute import reference
 from elvit_sphinx.compute.model import LoadedModel, load_model, numpy_weights
 from elvit_sphinx.compute.trace import trace_image
-from elvit_sphinx.model_source import ModelSource
+from elvit_sphinx.tracing.model_source import ModelSource
 
 _models: dict[str, LoadedModel] = {}
 
@@ -52,7 +52,7 @@ def compute_step(source_dict: dict, pixels, label: int, lr: float, weight, confi
                  out_path: str) -> dict:
     """One training step (compute/backprop.py) on ``pixels``; save it to ``out_path``."""
     from elvit_sphinx.compute.backprop import training_step
-    from elvit_sphinx.trace_data import Trace, TraceConfig
+    from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 
     started = time.perf_counter()
     loaded = _model(ModelSource.from_dict(source_dict))

@@ -3,7 +3,7 @@
  * When Sphinx writes a page holding a view that lists this script among its libraries, it embeds
  * the first sentence of every glossary entry, with a link to it, as
  * <script type="application/json" id="elvit-glossary">{"term": {"text", "href"}}</script>
- * (elvit_sphinx/glossary_tooltips.py). elvit.glossary(terms) returns the definitions found for
+ * (elvit_sphinx/pages/glossary_tooltips.py). elvit.glossary(terms) returns the definitions found for
  * a list of terms, in order; a page without a glossary (a standalone figure, another project)
  * gets [] and the view shows its own fallback sentence.
  */

@@ -50,7 +50,7 @@ import textwrap
 import numpy as np
 from docutils.parsers.rst import directives
 
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import heatmap
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec

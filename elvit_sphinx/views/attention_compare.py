@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from elvit_sphinx.interpretation import attention_rollout, block_similarities, mean_head_attention
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.analysis.interpretation import attention_rollout, block_similarities, mean_head_attention
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, decode_png, encode, encode_png

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from elvit_sphinx.steps import (
+from elvit_sphinx.tracing.steps import (
     DEFAULT_LR,
     Weight,
     lr_option,
@@ -60,7 +60,7 @@ from elvit_sphinx.steps import (
     weight_option,
     weight_problem,
 )
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, encode
@@ -97,7 +97,7 @@ def load_step(trace: Trace, label: int, lr: float, weight: Weight | None) -> Tra
     """The build's cached training step on ``trace`` (computed by the compute process once)."""
     # The build exports its model and cache (elvit_sphinx.notebook), as for the image menus.
     from elvit_sphinx.notebook import book_cache, book_source
-    from elvit_sphinx.steps import get_step, source_of
+    from elvit_sphinx.tracing.steps import get_step, source_of
 
     return get_step(book_cache(), source_of(trace, book_source()), trace, label, lr, weight)
 

@@ -36,10 +36,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 
 if TYPE_CHECKING:
-    from elvit_sphinx.model_source import ModelSource
+    from elvit_sphinx.tracing.model_source import ModelSource
 
 CHUNK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 

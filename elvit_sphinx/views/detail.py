@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec, to_json
 from elvit_sphinx.views.detail_levels import Item, Level, levels, notes, parse_level

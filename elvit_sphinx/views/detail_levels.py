@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from elvit_sphinx.trace_data import TraceConfig
+from elvit_sphinx.tracing.trace_data import TraceConfig
 from elvit_sphinx.views.mosaic import Layout
 
 

@@ -45,7 +45,7 @@ import math
 import numpy as np
 from docutils.parsers.rst.directives import nonnegative_int
 
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import ranges
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.attention import where

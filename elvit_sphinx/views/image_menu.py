@@ -3,7 +3,7 @@
 A view with ``"images"`` in its ``option_spec`` (``elvit-similarity``,
 ``elvit-patch-predictions``) shows an image menu: its ``:image:`` first, then the images named by
 ``:images:`` (paths relative to the page, separated by commas), then the reader's own images
-from ``elvit_images`` in ``conf.py``. The directive (:mod:`elvit_sphinx.reader_images`) turns
+from ``elvit_images`` in ``conf.py``. The directive (:mod:`elvit_sphinx.pages.reader_images`) turns
 those paths into ``[absolute path, sha256]`` pairs before the view is built, so the view's cache
 key changes when any of the images does; :func:`menu_traces` then reads their traces from the
 build's cache (computing any that are missing).
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from elvit_sphinx.trace_data import Trace
+from elvit_sphinx.tracing.trace_data import Trace
 
 #: Each image adds its data to the site (chunks) and one forward pass to the build.
 MAX_IMAGES = 12

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from elvit_sphinx.trace_data import TraceConfig
+from elvit_sphinx.tracing.trace_data import TraceConfig
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, encode

@@ -37,8 +37,8 @@ from __future__ import annotations
 import numpy as np
 from docutils.parsers.rst.directives import nonnegative_int, positive_int
 
-from elvit_sphinx.interpretation import token_logits, token_probabilities
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.analysis.interpretation import token_logits, token_probabilities
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, decode_png, encode, encode_png

@@ -7,7 +7,7 @@ number is in range; a view's ``validate`` collects the messages (see :mod:`.base
 
 from __future__ import annotations
 
-from elvit_sphinx.trace_data import TraceConfig
+from elvit_sphinx.tracing.trace_data import TraceConfig
 
 
 def block_problem(config: TraceConfig, value: int, word: str = "block") -> str | None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from docutils.parsers.rst.directives import nonnegative_int
 
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, encode

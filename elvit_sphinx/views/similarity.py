@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from elvit_sphinx.interpretation import block_similarities, full_from_upper, upper_triangle
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.analysis.interpretation import block_similarities, full_from_upper, upper_triangle
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 from elvit_sphinx.views import static_render as draw
 from elvit_sphinx.views.base import ViewOutput, ViewSpec
 from elvit_sphinx.views.encoding import decode, decode_png, encode, encode_png

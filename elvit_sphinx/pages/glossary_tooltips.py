@@ -128,7 +128,7 @@ def definitions_for_page(env, builder, docname: str) -> dict[str, dict[str, str]
 
 
 def embed_definitions_for_figures(app, doctree, docname) -> None:
-    from elvit_sphinx.view_node import elvit_view
+    from elvit_sphinx.pages.view_node import elvit_view
     from elvit_sphinx.views import VIEWS
     from elvit_sphinx.views.base import script_safe
 

@@ -5,12 +5,12 @@ The chapter (``book/09-what-did-the-model-look-at.md``) makes claims about what 
 deeper blocks". A build with another checkpoint must never state something its own figures
 contradict, so every such sentence is chosen here from the numbers of the current build:
 
-* :func:`similarity_phrase` words a :class:`~elvit_sphinx.interpretation.Contrast` (an AUC: the
+* :func:`similarity_phrase` words a :class:`~elvit_sphinx.analysis.interpretation.Contrast` (an AUC: the
   chance that an object patch beats another patch) on a fixed five-step scale;
 * :func:`trend_phrase` words how a quantity changes from the first block to the last;
 * :func:`cls_evidence` and :func:`pair_evidence` compute the per-block numbers the chapter's
   tables show, from a trace and the object masks stored beside the image
-  (:mod:`elvit_sphinx.image_regions`).
+  (:mod:`elvit_sphinx.analysis.image_regions`).
 
 It also makes the chapter's gallery (:func:`gallery_html`: each image with the model's
 prediction) and lists the reader's own images (:func:`exported_reader_images`). NumPy and Pillow
@@ -28,11 +28,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from elvit_sphinx.interpretation import Contrast, block_similarities, contrast, mean_pairwise
-from elvit_sphinx.trace_data import Trace, TraceConfig
+from elvit_sphinx.analysis.interpretation import Contrast, block_similarities, contrast, mean_pairwise
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
 
 #: The reader's usable ``elvit_images`` (absolute paths, JSON), exported by the build for the
-#: notebook kernel (:mod:`elvit_sphinx.reader_images`).
+#: notebook kernel (:mod:`elvit_sphinx.pages.reader_images`).
 READER_IMAGES_VARIABLE = "ELVIT_BUILD_READER_IMAGES"
 
 #: AUC bounds of the wording scale; 0.5 means no preference either way.

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 EMBEDDED = "embedded"
-EMBEDDED_DIR = Path(__file__).parent / "compute" / "embedded"
+EMBEDDED_DIR = Path(__file__).parent.parent / "compute" / "embedded"
 #: Bumped when the recipe for the untrained stand-in model changes.
 UNTRAINED_RECIPE = "elvit-untrained-v1-seed0"
 _WEIGHT_FILES = ("config.json", "preprocessor_config.json")

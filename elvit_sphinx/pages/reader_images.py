@@ -7,7 +7,7 @@
 They join the image menu of every figure that has one (the views whose options include
 ``images``: ``elvit-similarity`` and ``elvit-patch-predictions``) after the directive's own
 ``:image:`` and ``:images:``, and the gallery of the interpretation chapter, which reads them from
-the environment variable :data:`~elvit_sphinx.interpretation_chapter.READER_IMAGES_VARIABLE`.
+the environment variable :data:`~elvit_sphinx.analysis.interpretation_chapter.READER_IMAGES_VARIABLE`.
 
 They are checked once, when the build starts: a setting that is not a list of paths, or a file
 that is missing, corrupt or too large, gives one warning pointing at its line in conf.py, and
@@ -26,11 +26,11 @@ import os
 
 from sphinx.util import logging
 
-from elvit_sphinx.build_state import state
+from elvit_sphinx.analysis.interpretation_chapter import READER_IMAGES_VARIABLE
 from elvit_sphinx.config import get_config
-from elvit_sphinx.directive import make_directive
-from elvit_sphinx.images import ImageError, file_sha256, load_rgb
-from elvit_sphinx.interpretation_chapter import READER_IMAGES_VARIABLE
+from elvit_sphinx.pages.build_state import state
+from elvit_sphinx.pages.directive import make_directive
+from elvit_sphinx.tracing.images import ImageError, file_sha256, load_rgb
 from elvit_sphinx.views.base import ViewSpec
 
 logger = logging.getLogger(__name__)

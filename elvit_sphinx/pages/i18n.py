@@ -26,9 +26,9 @@ from pathlib import Path
 
 from sphinx.util import logging
 
-from elvit_sphinx import js_source
-from elvit_sphinx.assets import STATIC_DIR
-from elvit_sphinx.collector import views_of
+from elvit_sphinx.pages import js_source
+from elvit_sphinx.pages.assets import STATIC_DIR
+from elvit_sphinx.pages.collector import views_of
 
 logger = logging.getLogger(__name__)
 

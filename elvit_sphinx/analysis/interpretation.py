@@ -1,6 +1,6 @@
 """The maths of the interpretation chapter in NumPy: what its views draw and its prose quotes.
 
-Everything here is computed from a recorded trace (:mod:`elvit_sphinx.trace_data`), never from
+Everything here is computed from a recorded trace (:mod:`elvit_sphinx.tracing.trace_data`), never from
 the model, and imports NumPy only, so the views (Sphinx process) and the chapter's cells
 (notebook kernel) share one definition of each quantity:
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from elvit_sphinx.trace_data import Trace
+from elvit_sphinx.tracing.trace_data import Trace
 
 # ------------------------------------------------------------------------------ similarity
 

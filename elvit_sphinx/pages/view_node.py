@@ -18,7 +18,7 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 
-from elvit_sphinx.figure_html import figure_html
+from elvit_sphinx.pages.figure_html import figure_html
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ class elvit_view(nodes.General, nodes.Element):  # noqa: N801 - docutils naming 
 def _regenerate(env, node) -> str | None:
     # The page is being rewritten without its source being re-read (e.g. a theme change)
     # and the cache entry is gone: rebuild it from the same request.
-    from elvit_sphinx.build_state import state
-    from elvit_sphinx.view_data import ViewRequest, materialize
+    from elvit_sphinx.pages.build_state import state
+    from elvit_sphinx.pages.view_data import ViewRequest, materialize
     from elvit_sphinx.views import VIEWS
 
     build = state(env)
@@ -64,7 +64,7 @@ def _copy_if_changed(source: str, destination: str) -> None:
 def publish_chunks(build, key: str, outdir: str) -> str:
     """Copy the view's chunks and static picture beside the site; return the picture's path
     relative to the output folder ("" when the view has none)."""
-    from elvit_sphinx.view_data import STATIC_NAME, chunk_dir, chunk_names, static_path
+    from elvit_sphinx.pages.view_data import STATIC_NAME, chunk_dir, chunk_names, static_path
 
     for name in chunk_names(build, key):
         _copy_if_changed(os.path.join(chunk_dir(build, key), f"{name}.js"),
@@ -98,7 +98,7 @@ def resolve_links(builder, node, targets: dict[str, str]) -> dict[str, str]:
 
 
 def visit_elvit_view_html(self, node) -> None:
-    from elvit_sphinx.build_state import state
+    from elvit_sphinx.pages.build_state import state
     from elvit_sphinx.views.base import to_json
 
     build = state(self.builder.env)
@@ -126,8 +126,8 @@ def standalone_name(docname: str, serial: int, view: str) -> str:
 
 def write_standalone(builder, build, node, data: str) -> None:
     """The figure as one self-contained HTML file (runtime, data and all chunks inlined)."""
-    from elvit_sphinx.standalone import standalone_page
-    from elvit_sphinx.view_data import chunk_dir, chunk_names
+    from elvit_sphinx.pages.standalone import standalone_page
+    from elvit_sphinx.pages.view_data import chunk_dir, chunk_names
     from elvit_sphinx.views import VIEWS
 
     folder = chunk_dir(build, node["key"])

@@ -7,7 +7,7 @@ holds the model, leaves the kernel only cached traces to read. Image paths are f
 literals ending in an image suffix in documents that call ``book_trace``; anything missed is
 still computed by the kernel, so this is purely a speed-up, and any problem is left for the
 cell or directive to report. A document that calls ``book_step`` gets the default training step
-(:mod:`elvit_sphinx.steps`) of those images computed too.
+(:mod:`elvit_sphinx.tracing.steps`) of those images computed too.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import re
 
 from sphinx.util import logging
 
-from elvit_sphinx.build_state import state
-from elvit_sphinx.compute_client import ComputeError
-from elvit_sphinx.images import ImageError, load_rgb
-from elvit_sphinx.steps import DEFAULT_LR, get_step, resolve_label
-from elvit_sphinx.traces import TraceRequest, get_trace
+from elvit_sphinx.pages.build_state import state
+from elvit_sphinx.tracing.compute_client import ComputeError
+from elvit_sphinx.tracing.images import ImageError, load_rgb
+from elvit_sphinx.tracing.steps import DEFAULT_LR, get_step, resolve_label
+from elvit_sphinx.tracing.traces import TraceRequest, get_trace
 
 logger = logging.getLogger(__name__)
 

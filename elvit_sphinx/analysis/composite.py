@@ -4,13 +4,13 @@ EL-VIT (section VI-B, Fig. 10) shows a cat and a dog in one image: the CLS token
 both, and each animal's patches become similar to one another. The book makes such an image from
 two of its own examples::
 
-    python -m elvit_sphinx.composite book/images/cifar10-test-cat-0001.jpg \\
+    python -m elvit_sphinx.analysis.composite book/images/cifar10-test-cat-0001.jpg \\
         book/images/cifar10-test-dog-0001.jpg book/images/composite-cat-dog.png --names cat dog
 
 Each image is fitted into a square tile (pixels copied unchanged when it already is one, as the
 32×32 CIFAR-10 images are), the two tiles sit side by side in the middle of a square grey canvas
 (the model's input is square: a 2:1 strip would be stretched), and the tiles' boxes are written
-beside the result as ``<stem>.regions.json`` (:mod:`elvit_sphinx.image_regions`).
+beside the result as ``<stem>.regions.json`` (:mod:`elvit_sphinx.analysis.image_regions`).
 
 Why a committed file rather than one made during each build: a figure directive and a
 notebook cell both need a file path before anything runs, the build must not write into the
@@ -28,8 +28,8 @@ import os
 
 from PIL import Image
 
-from elvit_sphinx.image_regions import ImageRegions, regions_path
-from elvit_sphinx.images import load_rgb
+from elvit_sphinx.analysis.image_regions import ImageRegions, regions_path
+from elvit_sphinx.tracing.images import load_rgb
 
 #: Neutral grey: the padding is plain background, with no colour of either object.
 BACKGROUND = (128, 128, 128)
@@ -59,7 +59,7 @@ def compose_side_by_side(left_path: str, right_path: str,
     regions = ImageRegions(
         width=2 * side, height=2 * side,
         regions={names[0]: [(0, top, side, top + side)], names[1]: [(side, top, 2 * side, top + side)]},
-        source=(f"made by elvit_sphinx.composite from {os.path.basename(left_path)} (left) and "
+        source=(f"made by elvit_sphinx.analysis.composite from {os.path.basename(left_path)} (left) and "
                 f"{os.path.basename(right_path)} (right); each box is the tile of one image"))
     return canvas, regions
 

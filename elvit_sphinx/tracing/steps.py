@@ -3,7 +3,7 @@
 The backpropagation chapter and the ``elvit-backprop`` figure show one real SGD step of the
 book's model on one image: the loss, the gradient of every tensor, one weight's update and a
 finite-difference check (:mod:`elvit_sphinx.compute.backprop` computes it with torch autograd in
-the compute process). The record is a :class:`~elvit_sphinx.trace_data.Trace` of ``step.*``
+the compute process). The record is a :class:`~elvit_sphinx.tracing.trace_data.Trace` of ``step.*``
 arrays with the forward trace's config, cached like traces in ``steps/<key>.npz``; the key hashes
 the model's fingerprint, the pixels the model saw, the label, the learning rate and the chosen
 weight. The step starts from the forward trace's own pixels, so it needs no image file.
@@ -22,11 +22,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from elvit_sphinx import compute_client
-from elvit_sphinx.cache import Cache, make_key
-from elvit_sphinx.model_source import ModelSource, ModelSourceError, resolve
-from elvit_sphinx.trace_data import Trace, TraceConfig
-from elvit_sphinx.traces import _append_compute_log, _lock
+from elvit_sphinx.tracing import compute_client
+from elvit_sphinx.tracing.cache import Cache, make_key
+from elvit_sphinx.tracing.model_source import ModelSource, ModelSourceError, resolve
+from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
+from elvit_sphinx.tracing.traces import _append_compute_log, _lock
 
 WORKER = "elvit_sphinx.compute.worker:compute_step"
 #: Bump when the names, shapes or meaning of the recorded ``step.*`` arrays change.

@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 
-from elvit_sphinx.trace_data import TRACE_SCHEMA, Trace
+from elvit_sphinx.tracing.trace_data import TRACE_SCHEMA, Trace
 
 
 def make_key(*parts) -> str:

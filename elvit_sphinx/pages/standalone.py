@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import html
 
-from elvit_sphinx.assets import STATIC_DIR
-from elvit_sphinx.figure_html import figure_html
+from elvit_sphinx.pages.assets import STATIC_DIR
+from elvit_sphinx.pages.figure_html import figure_html
 from elvit_sphinx.views.base import ViewOutput, ViewSpec, chunk_script, script_safe, to_json
 
 STANDALONE_KEY = "standalone"

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from elvit_sphinx.build_state import state
+from elvit_sphinx.pages.build_state import state
 
 
 def _docs(env) -> dict[str, set[str]]:

@@ -13,9 +13,9 @@ import filecmp
 import shutil
 from pathlib import Path
 
-from elvit_sphinx.collector import views_of
+from elvit_sphinx.pages.collector import views_of
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parent.parent / "static"
 TARGET = "elvit"
 #: Before sphinx.ext.mathjax's script (priority 500).
 SCRIPT_PRIORITY = 400

@@ -12,7 +12,7 @@
 * **Examples**: the MyST blocks ```` ```{elvit-...} ```` in those docstrings;
   ``tests/test_reference.py`` builds every one, so an example cannot rot.
 
-:mod:`elvit_sphinx.reference` turns this into pages; this module only collects (and imports
+:mod:`elvit_sphinx.pages.reference` turns this into pages; this module only collects (and imports
 neither torch nor Sphinx's application machinery).
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from docutils.parsers.rst import directives
 
-from elvit_sphinx.directive import COMMON_OPTIONS
+from elvit_sphinx.pages.directive import COMMON_OPTIONS
 from elvit_sphinx.views.base import ViewSpec
 
 DIRECTIVE_PREFIX = "elvit-"

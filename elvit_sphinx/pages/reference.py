@@ -31,7 +31,7 @@ from docutils.utils import new_document
 from sphinx.util.docutils import LoggingReporter, SphinxDirective
 
 from elvit_sphinx import config as config_module
-from elvit_sphinx.reference_docs import (
+from elvit_sphinx.pages.reference_docs import (
     COMMON_OPTION_HELP,
     CONFIG_PREFIX,
     ConfigDoc,

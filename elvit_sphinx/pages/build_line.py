@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from elvit_sphinx import __version__
-from elvit_sphinx.build_state import state
+from elvit_sphinx.pages.build_state import state
 
 
 def build_line_text(app) -> str:

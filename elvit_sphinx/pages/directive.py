@@ -14,12 +14,12 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from elvit_sphinx.build_state import state
-from elvit_sphinx.collector import note_view
-from elvit_sphinx.compute_client import ComputeError
-from elvit_sphinx.images import ImageError, load_rgb
-from elvit_sphinx.view_data import ViewRequest, files_provenance, materialize, provenance, static_path
-from elvit_sphinx.view_node import elvit_view
+from elvit_sphinx.pages.build_state import state
+from elvit_sphinx.pages.collector import note_view
+from elvit_sphinx.pages.view_data import ViewRequest, files_provenance, materialize, provenance, static_path
+from elvit_sphinx.pages.view_node import elvit_view
+from elvit_sphinx.tracing.compute_client import ComputeError
+from elvit_sphinx.tracing.images import ImageError, load_rgb
 from elvit_sphinx.views.base import ViewSpec
 
 logger = logging.getLogger(__name__)

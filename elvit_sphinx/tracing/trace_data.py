@@ -45,7 +45,7 @@ class TraceConfig:
     image_std: tuple[float, ...] = (0.5, 0.5, 0.5)
     #: The folder the weights were loaded from ("" for the untrained embedded model, and in
     #: traces written before this field existed): what lets a later computation on the same
-    #: model (the training step of :mod:`elvit_sphinx.steps`) find it from the trace alone.
+    #: model (the training step of :mod:`elvit_sphinx.tracing.steps`) find it from the trace alone.
     model_path: str = ""
 
     @property

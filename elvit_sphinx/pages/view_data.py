@@ -12,11 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from elvit_sphinx.build_state import BuildState
-from elvit_sphinx.cache import make_key
-from elvit_sphinx.images import file_sha256
-from elvit_sphinx.trace_data import TraceConfig
-from elvit_sphinx.traces import TraceRequest, get_trace
+from elvit_sphinx.pages.build_state import BuildState
+from elvit_sphinx.tracing.cache import make_key
+from elvit_sphinx.tracing.images import file_sha256
+from elvit_sphinx.tracing.trace_data import TraceConfig
+from elvit_sphinx.tracing.traces import TraceRequest, get_trace
 from elvit_sphinx.views.base import ViewSpec, chunk_script, to_json
 
 STATIC_NAME = "static.png"

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from sphinx.util import logging
 
-from elvit_sphinx.cache import Cache
 from elvit_sphinx.config import cache_dir, get_config
-from elvit_sphinx.model_source import ModelSource, ModelSourceError, resolve
 from elvit_sphinx.notebook import export_build_settings
+from elvit_sphinx.tracing.cache import Cache
+from elvit_sphinx.tracing.model_source import ModelSource, ModelSourceError, resolve
 
 logger = logging.getLogger(__name__)
 

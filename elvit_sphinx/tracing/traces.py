@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from elvit_sphinx import compute_client
-from elvit_sphinx.cache import Cache, trace_key
-from elvit_sphinx.images import file_sha256
-from elvit_sphinx.model_source import ModelSource
-from elvit_sphinx.trace_data import Trace
+from elvit_sphinx.tracing import compute_client
+from elvit_sphinx.tracing.cache import Cache, trace_key
+from elvit_sphinx.tracing.images import file_sha256
+from elvit_sphinx.tracing.model_source import ModelSource
+from elvit_sphinx.tracing.trace_data import Trace
 
 WORKER = "elvit_sphinx.compute.worker:compute_trace"
 
