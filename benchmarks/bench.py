@@ -25,7 +25,8 @@ BOOK = Path(__file__).resolve().parent.parent / "book"
 BOOK_IMAGE = "images/cifar10-test-cat-0001.jpg"
 TARGETS = {"cold_build_seconds_max": 60.0, "noop_ratio_max": 1.5, "trace_ratio_max": 1.3,
            "vit_b16_cold_build_seconds_max": 120.0, "vit_b16_chapter_page_bytes_max": 2_000_000,
-           "first_interactive_ms_max": 1000, "share_of_actions_over_32ms_max": 0.05}
+           "first_interactive_ms_max": 1000, "share_of_actions_over_32ms_max": 0.05,
+           "drilldown_clicks_over_100ms_max": 0, "code_graph_seconds_max": 2.0}
 # A MyST fence (``` or :::) opening an elvit-* directive, up to its closing fence.
 ELVIT_BLOCK = re.compile(r"^(`{3,}|:{3,})\{elvit-[\w-]+\}.*?^\1[ \t]*\n?", re.MULTILINE | re.DOTALL)
 ASSET_REF = re.compile(r"""(?:src|href)=["']([^"'#?]+)""")
@@ -144,6 +145,46 @@ def reader_speed(html: Path) -> dict:
     return {"calibration_trivial_page": calibration, "pages": pages, **summary}
 
 
+def page_with(html: Path, view: str) -> str:
+    """The first page (in name order) with a figure of ``view``."""
+    for page in sorted(html.glob("*.html")):
+        if f'data-elvit-view="{view}"' in page.read_text(encoding="utf-8", errors="replace"):
+            return page.name
+    raise SystemExit(f"no page of {html} has an elvit-{view} figure")
+
+
+def drilldown(html: Path) -> dict:
+    """Click-to-painted times of the detail view's levels (and the overview's), see
+    drilldown_speed.py; ``over_100ms`` counts the clicks slower than the 100 ms target."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import drilldown_speed
+
+    log(f"drill-down speed in Chromium: {html} ...")
+    return drilldown_speed.measure_site(html, page_with(html, "detail"), page_with(html, "overview"),
+                                        repeat=2)
+
+
+CODE_GRAPH_TIMING = """
+import time
+from pathlib import Path
+from code_graph.sources import locate
+from elvit_sphinx.views import codegraph
+files = [locate("transformers.models.vit.modeling_vit"), Path({glossary!r})]
+started = time.perf_counter()
+codegraph.build(files, dict(codegraph.VIEW.defaults))
+print(time.perf_counter() - started)
+"""
+
+
+def code_graph_seconds(runs: int = 3) -> float:
+    """Median seconds to analyse and lay out the installed modeling_vit.py with the book's
+    glossary, as the codegraph view does, each run in a fresh process (nothing memoised)."""
+    code = CODE_GRAPH_TIMING.format(glossary=str(BOOK / "glossary.md"))
+    seconds = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout.split()[-1]) for _ in range(runs)]
+    return round(statistics.median(seconds), 3)
+
+
 def _slow_share(page: dict) -> float:
     """Reader actions slower than 32 ms (Event Timing for clicks/keys, the probe for moves)."""
     slow = page["discrete_interactions"].get("over_32ms", 0) + page["pointer_moves"].get("over_32ms", 0)
@@ -180,6 +221,7 @@ def measure_builds(work: Path) -> dict:
         "shared_static_bytes": dir_bytes(html / "_static"),
         "plain_site_bytes": dir_bytes(plain_build / "html"),
         "reader_speed": reader_speed(html),
+        "drilldown": drilldown(html),
     }
 
 
@@ -230,6 +272,7 @@ def measure_vit_b16(work: Path, image: Path) -> dict:
         "vit_b16_chapter_page_bytes": max(chapters.values()),
         "vit_b16_static_picture_bytes": static_picture_bytes(build / "html"),
         "vit_b16_reader_speed": reader_speed(build / "html"),
+        "vit_b16_drilldown": drilldown(build / "html"),
     })
     return figures
 
@@ -249,6 +292,9 @@ def check_targets(result: dict) -> dict:
         "trace": result["trace_ratio"] <= TARGETS["trace_ratio_max"],
         "first_interactive": speed["first_interactive_ms_max"] <= TARGETS["first_interactive_ms_max"],
         "response": speed["share_of_actions_over_32ms_max"] <= TARGETS["share_of_actions_over_32ms_max"],
+        "drilldown": (result["drilldown"]["cold"]["over_100ms"]
+                      <= TARGETS["drilldown_clicks_over_100ms_max"]),
+        "code_graph": result["code_graph_seconds"] <= TARGETS["code_graph_seconds_max"],
     }
     if "vit_b16_chapter_page_bytes" in result:
         b16 = result["vit_b16_reader_speed"]
@@ -261,6 +307,8 @@ def check_targets(result: dict) -> dict:
                                           <= TARGETS["first_interactive_ms_max"]),
             "vit_b16_response": (b16["share_of_actions_over_32ms_max"]
                                  <= TARGETS["share_of_actions_over_32ms_max"]),
+            "vit_b16_drilldown": (result["vit_b16_drilldown"]["cold"]["over_100ms"]
+                                  <= TARGETS["drilldown_clicks_over_100ms_max"]),
         })
     return checks
 
@@ -276,6 +324,8 @@ def main() -> None:
         result.update(measure_builds(work))  # before torch is imported here: builds run alone
         log("embedded model: forward timings ...")
         result.update(time_forward("embedded", image, runs=10))
+        log("code graph: analysis and layout of modeling_vit.py ...")
+        result["code_graph_seconds"] = code_graph_seconds()
         if not args.skip_vit_b16:
             result.update(measure_vit_b16(work, image))
     result["load_average_at_end"] = os.getloadavg()  # other processes skew every timing

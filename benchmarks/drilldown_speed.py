@@ -157,21 +157,16 @@ def measure(browser, url: str, hovered: bool) -> dict:
     return {"clicks": times, "fetched_bytes": fetched}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("site", type=Path)
-    parser.add_argument("page", help="a page with an elvit-detail figure")
-    parser.add_argument("--overview", default="", help="a page with an elvit-overview figure")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+def measure_site(site: Path, page: str, overview: str = "", repeat: int = 3) -> dict:
+    """The drill-down figures of ``page`` (and of ``overview``'s figure) in a built ``site``."""
     from playwright.sync_api import sync_playwright
 
     result: dict = {}
-    with serve(args.site) as base, sync_playwright() as playwright:
+    with serve(site) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
             for hovered in (False, True):
-                runs = [measure(browser, base + args.page, hovered) for _ in range(args.repeat)]
+                runs = [measure(browser, base + page, hovered) for _ in range(repeat)]
                 per_click = [[run["clicks"][i]["ms"] for run in runs] for i in range(len(PATH))]
                 opening = [ms for i, row in enumerate(per_click) for ms in row if PATH[i][0] != "up"]
                 result["hovered" if hovered else "cold"] = {
@@ -182,12 +177,21 @@ def main() -> None:
                     "over_100ms": sum(ms > 100 for row in per_click for ms in row),
                     "fetched_bytes": runs[0]["fetched_bytes"],
                 }
-            if args.overview:
-                result["overview"] = [measure_overview(browser, base + args.overview)
-                                      for _ in range(args.repeat)]
+            if overview:
+                result["overview"] = [measure_overview(browser, base + overview) for _ in range(repeat)]
         finally:
             browser.close()
-    print(json.dumps(result, indent=2))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("site", type=Path)
+    parser.add_argument("page", help="a page with an elvit-detail figure")
+    parser.add_argument("--overview", default="", help="a page with an elvit-overview figure")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(json.dumps(measure_site(args.site, args.page, args.overview, args.repeat), indent=2))
 
 
 if __name__ == "__main__":
