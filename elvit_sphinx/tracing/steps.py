@@ -26,7 +26,6 @@ from elvit_sphinx.tracing import compute_client
 from elvit_sphinx.tracing.cache import Cache, make_key
 from elvit_sphinx.tracing.model_source import ModelSource, ModelSourceError, resolve
 from elvit_sphinx.tracing.trace_data import Trace, TraceConfig
-from elvit_sphinx.tracing.traces import _append_compute_log, _lock
 
 WORKER = "elvit_sphinx.compute.worker:compute_step"
 #: Bump when the names, shapes or meaning of the recorded ``step.*`` arrays change.
@@ -136,10 +135,6 @@ def source_of(trace: Trace, default: ModelSource) -> ModelSource:
     return candidate if candidate.fingerprint == trace.config.model_fingerprint else default
 
 
-def step_path(cache: Cache, key: str) -> str:
-    return os.path.join(cache.root, "steps", f"{key}.npz")
-
-
 def get_step(cache: Cache, source: ModelSource, trace: Trace, label: int, lr: float = DEFAULT_LR,
              weight: Weight | None = None, info: Callable[[str], None] = _no_op,
              origin: str = "sphinx", timeout: float | None = None) -> Trace:
@@ -152,13 +147,13 @@ def get_step(cache: Cache, source: ModelSource, trace: Trace, label: int, lr: fl
         raise ValueError(f"the trace of {trace.config.image_name} was made by "
                          f"{trace.config.model_label}, not by {source.label}")
     key = step_key(trace, label, lr, weight)
-    path = step_path(cache, key)
-    cached = _load(path)
+    path = cache.step_path(key)
+    cached = _cached(cache, key)
     if cached is not None:
         return cached
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with _lock(cache, key):
-        cached = _load(path)
+    with cache.lock(key):
+        cached = _cached(cache, key)
         if cached is not None:
             return cached
         name = trace.config.image_name
@@ -170,16 +165,14 @@ def get_step(cache: Cache, source: ModelSource, trace: Trace, label: int, lr: fl
         result["wall_seconds"] = time.perf_counter() - started
         info(f"elvit: training step on {name} in {result['step_seconds']:.2f} s (model load "
              f"{result['load_seconds']:.2f} s)")
-        _append_compute_log(cache, key, name, {**result, "kind": "backprop", "origin": origin,
+        cache.log_compute(key, name, {**result, "kind": "backprop", "origin": origin,
                                                "mismatches": []})
         return Trace.load(path)
 
 
-def _load(path: str) -> Trace | None:
-    if not os.path.exists(path):
-        return None
+def _cached(cache: Cache, key: str) -> Trace | None:
     try:
-        return Trace.load(path)
+        return cache.load_step(key)
     except ValueError:
-        os.unlink(path)  # a corrupt entry is computed again
+        cache.discard(cache.step_path(key))  # a corrupt entry is computed again
         return None

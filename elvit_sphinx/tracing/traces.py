@@ -6,8 +6,6 @@ glued numbers and its figures come from the same cached forward pass.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import time
 from collections.abc import Callable
@@ -51,9 +49,7 @@ def get_trace(cache: Cache, request: TraceRequest, info: Callable[[str], None] =
     trace = _cached(cache, key, warn)
     if trace is not None:
         return trace
-    # Sphinx's -j readers (and notebook kernels) may ask for the same image at once: one
-    # computes, the others wait for it and then read its result.
-    with _lock(cache, key):
+    with cache.lock(key):
         trace = _cached(cache, key, warn)
         if trace is not None:
             return trace
@@ -69,24 +65,6 @@ def _cached(cache: Cache, key: str, warn) -> Trace | None:
         return None
 
 
-@contextlib.contextmanager
-def _lock(cache: Cache, key: str):
-    """An exclusive lock per trace key across processes (POSIX flock; none elsewhere)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: at worst two processes compute the same trace
-        yield
-        return
-    folder = os.path.dirname(cache.trace_path(key))
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, f"{key}.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _compute(cache: Cache, request: TraceRequest, info, warn, origin: str) -> Trace:
     key, path = request.key, cache.trace_path(request.key)
     name = os.path.basename(request.image_path)
@@ -99,18 +77,9 @@ def _compute(cache: Cache, request: TraceRequest, info, warn, origin: str) -> Tr
     info(f"elvit: traced {result['num_tensors']} tensors on {name} in "
          f"{result['trace_seconds']:.2f} s (model load {result['load_seconds']:.2f} s, NumPy "
          f"check {result['check_seconds']:.2f} s)")
-    _append_compute_log(cache, key, name, {**result, "origin": origin})
+    cache.log_compute(key, name, {**result, "origin": origin})
     if result["mismatches"]:
         shown = "; ".join(result["mismatches"][:5])
         warn(f"{len(result['mismatches'])} traced tensors differ from the NumPy re-derivation "
              f"for {name}: {shown}")
     return Trace.load(path)
-
-
-def _append_compute_log(cache: Cache, key: str, image_name: str, result: dict) -> None:
-    # One line per forward pass actually run: the rebuild tests and `nox -s bench` read it.
-    os.makedirs(cache.root, exist_ok=True)
-    with open(os.path.join(cache.root, "compute-log.jsonl"), "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"key": key, "image": image_name, "pid": os.getpid(),
-                                 **{k: v for k, v in result.items() if k != "mismatches"},
-                                 "mismatches": len(result["mismatches"])}) + "\n")
